@@ -1,0 +1,3 @@
+module github.com/contoso/orderflow/backend
+
+go 1.26.8
