@@ -1,0 +1,135 @@
+package query
+
+// Query is a parsed SELECT statement.
+type Query struct {
+	Distinct    bool
+	Top         Expr // nil when absent
+	SelectStar  bool
+	SelectValue bool         // SELECT VALUE expr: Items has exactly one element
+	Items       []SelectItem // projections (or the VALUE expression)
+	Alias       string       // FROM alias; "" when there is no FROM clause
+	Where       Expr
+	OrderBy     []OrderItem
+	Offset      Expr // with Limit, both or neither
+	Limit       Expr
+
+	aggregate bool // the projection uses aggregate functions (no GROUP BY)
+}
+
+// SelectItem is one projection with its output property name.
+type SelectItem struct {
+	Expr Expr
+	Name string
+}
+
+// OrderItem is one ORDER BY key.
+type OrderItem struct {
+	Expr Expr
+	Desc bool
+}
+
+// HasOrderBy reports whether the query sorts its results.
+func (q *Query) HasOrderBy() bool { return len(q.OrderBy) > 0 }
+
+// IsAggregate reports whether the query computes aggregates over all matches.
+func (q *Query) IsAggregate() bool { return q.aggregate }
+
+// Expr is an expression node.
+type Expr interface{ pos() int }
+
+// Lit is a literal value (nil for null, Undefined for undefined).
+type Lit struct {
+	Val any
+	P   int
+}
+
+// Param references a query parameter such as @id.
+type Param struct {
+	Name string
+	P    int
+}
+
+// Root is the FROM alias itself (the whole document).
+type Root struct{ P int }
+
+// Member is base.Name or base["Name"].
+type Member struct {
+	Base Expr
+	Name string
+	P    int
+}
+
+// Index is base[expr] with a computed index or property name.
+type Index struct {
+	Base, Index Expr
+	P           int
+}
+
+// Unary is NOT, -, +, ~ applied to X.
+type Unary struct {
+	Op string
+	X  Expr
+	P  int
+}
+
+// Binary is a binary operator: AND OR = != < <= > >= + - * / % || ??.
+type Binary struct {
+	Op   string
+	L, R Expr
+	P    int
+}
+
+// Ternary is cond ? a : b.
+type Ternary struct {
+	Cond, A, B Expr
+	P          int
+}
+
+// In is X [NOT] IN (list).
+type In struct {
+	X    Expr
+	List []Expr
+	Not  bool
+	P    int
+}
+
+// Between is X [NOT] BETWEEN Lo AND Hi.
+type Between struct {
+	X, Lo, Hi Expr
+	Not       bool
+	P         int
+}
+
+// Call is a built-in function call; Name is upper-cased.
+type Call struct {
+	Name string
+	Args []Expr
+	P    int
+}
+
+// ArrayLit is [a, b, ...].
+type ArrayLit struct {
+	Elems []Expr
+	P     int
+}
+
+// ObjectLit is {"k": v, ...}.
+type ObjectLit struct {
+	Keys  []string
+	Vals  []Expr
+	P     int
+}
+
+func (e *Lit) pos() int       { return e.P }
+func (e *Param) pos() int     { return e.P }
+func (e *Root) pos() int      { return e.P }
+func (e *Member) pos() int    { return e.P }
+func (e *Index) pos() int     { return e.P }
+func (e *Unary) pos() int     { return e.P }
+func (e *Binary) pos() int    { return e.P }
+func (e *Ternary) pos() int   { return e.P }
+func (e *In) pos() int        { return e.P }
+func (e *Between) pos() int   { return e.P }
+func (e *Call) pos() int      { return e.P }
+func (e *ArrayLit) pos() int  { return e.P }
+func (e *ObjectLit) pos() int { return e.P }
