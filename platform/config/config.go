@@ -1,0 +1,335 @@
+// Package config reads the services' typed configuration from environment variables,
+// validated once at start-up. Load reports every problem at once, each naming the
+// variable and how to fix it, so a misconfigured pod fails with one readable message.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"mime"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Identity is what the workload identity webhook injects.
+type Identity struct {
+	ClientID           string
+	TenantID           string
+	FederatedTokenFile string // "" → DefaultAzureCredential
+	AuthorityHost      string // "" → public cloud
+}
+
+// KeyVault is the Key Vault holding the receipt signing key.
+type KeyVault struct {
+	URL          string
+	Emulator     bool   // KEYVAULT_AUTH=emulator
+	SecretName   string // RECEIPT_KEY_SECRET
+	RefreshEvery time.Duration
+}
+
+// Cosmos is the Cosmos DB account, database and container.
+type Cosmos struct {
+	Endpoint  string
+	Database  string
+	Container string
+	Key       string // emulator only
+}
+
+// Storage is the storage account's blob service.
+type Storage struct {
+	BlobEndpoint         string
+	ConnectionString     string // emulator only
+	AttachmentsContainer string
+	ReceiptsContainer    string
+}
+
+// ServiceBus is the namespace and its entities.
+type ServiceBus struct {
+	Namespace          string // FQDN, or host:port locally
+	ConnectionString   string // emulator only
+	OrdersQueue        string
+	EventsTopic        string
+	EventsSubscription string
+}
+
+// FrontendSettings are read only by the frontend.
+type FrontendSettings struct {
+	HTTPAddr               string
+	MaxBodyBytes           int64
+	MaxAttachmentBytes     int64
+	AllowedAttachmentTypes []string
+}
+
+// BackendSettings are read only by the backend.
+type BackendSettings struct {
+	HealthAddr        string
+	Concurrency       int
+	Prefetch          int
+	LockRenewInterval time.Duration
+	ReconcileInterval time.Duration // 0 = reconciler disabled
+	ReconcileMinAge   time.Duration
+}
+
+// Config is the whole configuration of either service.
+type Config struct {
+	Identity        Identity
+	KeyVault        KeyVault
+	Cosmos          Cosmos
+	Storage         Storage
+	ServiceBus      ServiceBus
+	LogLevel        slog.Level
+	SSLCertFile     string
+	ShutdownTimeout time.Duration
+	Frontend        FrontendSettings
+	Backend         BackendSettings
+}
+
+// Error is every configuration problem found by Load, one per line.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	if len(e.Problems) == 1 {
+		return "configuration: " + e.Problems[0]
+	}
+	return fmt.Sprintf("configuration: %d problems:\n  %s", len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+// docRef ends every fix so that the reader knows where the full list is.
+const docRef = " (see docs/configuration.md)"
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in tests).
+// It returns an *Error listing every missing or invalid variable.
+func Load(getenv func(string) string) (Config, error) {
+	l := &loader{getenv: getenv}
+	var c Config
+
+	c.Identity = Identity{
+		ClientID:           l.str(EnvClientID),
+		TenantID:           l.str(EnvTenantID),
+		FederatedTokenFile: l.str(EnvFederatedTokenFile),
+		AuthorityHost:      l.str(EnvAuthorityHost),
+	}
+	if c.Identity.FederatedTokenFile != "" {
+		// The workload identity credential needs all of them; report each one missing.
+		if c.Identity.ClientID == "" {
+			l.missing(EnvClientID, "AZURE_FEDERATED_TOKEN_FILE is set, so ")
+		}
+		if c.Identity.TenantID == "" {
+			l.missing(EnvTenantID, "AZURE_FEDERATED_TOKEN_FILE is set, so ")
+		}
+	}
+	if c.Identity.AuthorityHost != "" {
+		l.httpsURL(EnvAuthorityHost, c.Identity.AuthorityHost, false)
+	}
+
+	c.KeyVault = KeyVault{
+		URL:          l.required(EnvKeyVaultURL),
+		SecretName:   l.str(EnvReceiptKeySecret),
+		RefreshEvery: l.duration(EnvKeyRefreshInterval, 10*time.Second, 24*time.Hour),
+	}
+	switch auth := l.str(EnvKeyVaultAuth); auth {
+	case "":
+	case "emulator":
+		c.KeyVault.Emulator = true
+	default:
+		l.invalid(EnvKeyVaultAuth, auth)
+	}
+	if c.KeyVault.URL != "" {
+		// Bearer tokens never travel over plain http, emulator or not.
+		l.httpsURL(EnvKeyVaultURL, c.KeyVault.URL, false)
+	}
+
+	c.Cosmos = Cosmos{
+		Endpoint:  l.required(EnvCosmosEndpoint),
+		Database:  l.str(EnvCosmosDatabase),
+		Container: l.str(EnvCosmosContainer),
+		Key:       l.str(EnvCosmosKey),
+	}
+	if c.Cosmos.Endpoint != "" {
+		// The Cosmos emulator serves http; a key is the only credential allowed there.
+		l.httpsURL(EnvCosmosEndpoint, c.Cosmos.Endpoint, c.Cosmos.Key != "")
+	}
+
+	c.Storage = Storage{
+		ConnectionString:     l.str(EnvStorageConnString),
+		AttachmentsContainer: l.str(EnvAttachments),
+		ReceiptsContainer:    l.str(EnvReceipts),
+	}
+	if c.Storage.ConnectionString == "" {
+		c.Storage.BlobEndpoint = l.required(EnvBlobEndpoint)
+		if c.Storage.BlobEndpoint != "" {
+			l.httpsURL(EnvBlobEndpoint, c.Storage.BlobEndpoint, false)
+		}
+	} else {
+		c.Storage.BlobEndpoint = l.str(EnvBlobEndpoint)
+	}
+
+	c.ServiceBus = ServiceBus{
+		ConnectionString:   l.str(EnvSBConnString),
+		OrdersQueue:        l.str(EnvOrdersQueue),
+		EventsTopic:        l.str(EnvEventsTopic),
+		EventsSubscription: l.str(EnvEventsSubscription),
+	}
+	if c.ServiceBus.ConnectionString == "" {
+		c.ServiceBus.Namespace = l.required(EnvSBNamespace)
+		if ns := c.ServiceBus.Namespace; ns != "" {
+			if strings.Contains(ns, "://") || strings.Contains(ns, "/") {
+				l.problem(EnvSBNamespace, fmt.Sprintf("is %q, a URL", ns), "set it to the bare host name (no scheme, no path), e.g. sb-orderflow.servicebus.windows.net")
+			} else if _, _, err := net.SplitHostPort(ns); err != nil && strings.Contains(ns, ":") {
+				l.invalid(EnvSBNamespace, ns)
+			}
+		}
+	} else {
+		c.ServiceBus.Namespace = l.str(EnvSBNamespace)
+	}
+	for _, n := range []string{EnvCosmosDatabase, EnvCosmosContainer, EnvAttachments, EnvReceipts, EnvOrdersQueue, EnvEventsTopic, EnvEventsSubscription, EnvReceiptKeySecret} {
+		if l.str(n) == "" {
+			l.missing(n, "")
+		}
+	}
+
+	switch lv := strings.ToLower(l.str(EnvLogLevel)); lv {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		l.invalid(EnvLogLevel, lv)
+	}
+	if c.SSLCertFile = l.str(EnvSSLCertFile); c.SSLCertFile != "" {
+		if _, err := os.Stat(c.SSLCertFile); err != nil {
+			l.problem(EnvSSLCertFile, fmt.Sprintf("names %q, which cannot be read (%v)", c.SSLCertFile, err), lookupVar(EnvSSLCertFile).Fix)
+		}
+	}
+	c.ShutdownTimeout = l.duration(EnvShutdownTimeout, time.Second, 10*time.Minute)
+
+	c.Frontend = FrontendSettings{
+		HTTPAddr:           l.addr(EnvHTTPAddr),
+		MaxBodyBytes:       l.int64(EnvMaxBodyBytes, 1024, 1<<20),
+		MaxAttachmentBytes: l.int64(EnvMaxAttachmentBytes, 1, 256<<20),
+	}
+	for _, t := range strings.Split(l.str(EnvAllowedAttachmentTypes), ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		mt, params, err := mime.ParseMediaType(t)
+		if err != nil || len(params) > 0 || !strings.Contains(mt, "/") {
+			l.invalid(EnvAllowedAttachmentTypes, t)
+			continue
+		}
+		c.Frontend.AllowedAttachmentTypes = append(c.Frontend.AllowedAttachmentTypes, mt)
+	}
+	if len(c.Frontend.AllowedAttachmentTypes) == 0 {
+		l.missing(EnvAllowedAttachmentTypes, "")
+	}
+
+	c.Backend = BackendSettings{
+		HealthAddr:        l.addr(EnvHealthAddr),
+		Concurrency:       int(l.int64(EnvWorkerConcurrency, 1, 256)),
+		Prefetch:          int(l.int64(EnvWorkerPrefetch, 0, 1000)),
+		LockRenewInterval: l.duration(EnvLockRenewInterval, time.Second, 5*time.Minute),
+		ReconcileMinAge:   l.duration(EnvReconcileMinAge, time.Second, 24*time.Hour),
+	}
+	if s := l.str(EnvReconcileInterval); s == "0" {
+		c.Backend.ReconcileInterval = 0
+	} else {
+		c.Backend.ReconcileInterval = l.duration(EnvReconcileInterval, 100*time.Millisecond, 24*time.Hour)
+	}
+
+	if len(l.problems) > 0 {
+		return c, &Error{Problems: l.problems}
+	}
+	return c, nil
+}
+
+// loader reads variables with their defaults and collects problems.
+type loader struct {
+	getenv   func(string) string
+	problems []string
+}
+
+func (l *loader) str(name string) string {
+	if v := strings.TrimSpace(l.getenv(name)); v != "" {
+		return v
+	}
+	return lookupVar(name).Default
+}
+
+func (l *loader) problem(name, what, fix string) {
+	l.problems = append(l.problems, fmt.Sprintf("%s %s: %s%s", name, what, fix, docRef))
+}
+
+func (l *loader) missing(name, why string) {
+	v := lookupVar(name)
+	l.problems = append(l.problems, fmt.Sprintf("%s is not set: %s%s%s%s", name, why, v.Fix, example(v), docRef))
+}
+
+func (l *loader) invalid(name, value string) {
+	l.problem(name, fmt.Sprintf("is %q, which is not valid", value), lookupVar(name).Fix)
+}
+
+func example(v Var) string {
+	if v.Example == "" || strings.Contains(v.Fix, "e.g.") {
+		return ""
+	}
+	return ", e.g. " + v.Example
+}
+
+func (l *loader) required(name string) string {
+	v := l.str(name)
+	if v == "" {
+		l.missing(name, "")
+	}
+	return v
+}
+
+func (l *loader) httpsURL(name, raw string, allowHTTP bool) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "":
+		l.problem(name, fmt.Sprintf("is %q, not an absolute URL", raw), lookupVar(name).Fix)
+	case u.Scheme == "https":
+	case u.Scheme == "http" && allowHTTP:
+	default:
+		l.problem(name, fmt.Sprintf("is %q, which is not https", raw), "use https: Entra tokens are only sent over TLS")
+	}
+}
+
+func (l *loader) duration(name string, lo, hi time.Duration) time.Duration {
+	s := l.str(name)
+	d, err := time.ParseDuration(s)
+	if err != nil || d < lo || d > hi {
+		l.invalid(name, s)
+		return 0
+	}
+	return d
+}
+
+func (l *loader) int64(name string, lo, hi int64) int64 {
+	s := l.str(name)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < lo || n > hi {
+		l.invalid(name, s)
+		return 0
+	}
+	return n
+}
+
+func (l *loader) addr(name string) string {
+	s := l.str(name)
+	if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+		l.invalid(name, s)
+	}
+	return s
+}

@@ -1,0 +1,141 @@
+package config
+
+// Var describes one environment variable: its name, default ("" = none), an example,
+// which service reads it, and what it is for. Variables() is the single source for
+// Load's defaults, for docs/configuration.md and for the cross-check tests.
+type Var struct {
+	Name        string
+	Default     string
+	Example     string
+	Service     string // "both", "frontend" or "backend"
+	Description string
+	// Fix is the advice given when the value is missing or invalid.
+	Fix string
+}
+
+// The services a variable can belong to.
+const (
+	Both     = "both"
+	Frontend = "frontend"
+	Backend  = "backend"
+)
+
+// Variable names. Shared ones are listed in docs/names.md and must agree with Bicep,
+// Kustomize and the local stack.
+const (
+	EnvClientID           = "AZURE_CLIENT_ID"
+	EnvTenantID           = "AZURE_TENANT_ID"
+	EnvFederatedTokenFile = "AZURE_FEDERATED_TOKEN_FILE"
+	EnvAuthorityHost      = "AZURE_AUTHORITY_HOST"
+	EnvKeyVaultURL        = "KEYVAULT_URL"
+	EnvKeyVaultAuth       = "KEYVAULT_AUTH"
+	EnvCosmosEndpoint     = "COSMOS_ENDPOINT"
+	EnvCosmosDatabase     = "COSMOS_DATABASE"
+	EnvCosmosContainer    = "COSMOS_CONTAINER"
+	EnvCosmosKey          = "COSMOS_KEY"
+	EnvBlobEndpoint       = "STORAGE_BLOB_ENDPOINT"
+	EnvStorageConnString  = "STORAGE_CONNECTION_STRING"
+	EnvAttachments        = "ATTACHMENTS_CONTAINER"
+	EnvReceipts           = "RECEIPTS_CONTAINER"
+	EnvSBNamespace        = "SERVICEBUS_NAMESPACE"
+	EnvSBConnString       = "SERVICEBUS_CONNECTION_STRING"
+	EnvOrdersQueue        = "ORDERS_QUEUE"
+	EnvEventsTopic        = "EVENTS_TOPIC"
+	EnvEventsSubscription = "EVENTS_SUBSCRIPTION"
+	EnvReceiptKeySecret   = "RECEIPT_KEY_SECRET"
+	EnvLogLevel           = "LOG_LEVEL"
+	EnvSSLCertFile        = "SSL_CERT_FILE"
+	EnvShutdownTimeout    = "SHUTDOWN_TIMEOUT"
+
+	EnvHTTPAddr               = "HTTP_ADDR"
+	EnvMaxBodyBytes           = "MAX_BODY_BYTES"
+	EnvMaxAttachmentBytes     = "MAX_ATTACHMENT_BYTES"
+	EnvAllowedAttachmentTypes = "ALLOWED_ATTACHMENT_TYPES"
+
+	EnvHealthAddr         = "HEALTH_ADDR"
+	EnvWorkerConcurrency  = "WORKER_CONCURRENCY"
+	EnvWorkerPrefetch     = "WORKER_PREFETCH"
+	EnvLockRenewInterval  = "LOCK_RENEW_INTERVAL"
+	EnvReconcileInterval  = "RECONCILE_INTERVAL"
+	EnvReconcileMinAge    = "RECONCILE_MIN_AGE"
+	EnvKeyRefreshInterval = "KEY_REFRESH_INTERVAL"
+)
+
+// Variables returns every variable the services read, in documentation order.
+func Variables() []Var {
+	return []Var{
+		{Name: EnvClientID, Service: Both, Example: "00000000-0000-0000-0000-000000000000",
+			Description: "Client ID of the workload's user-assigned managed identity. Injected by the workload identity webhook on AKS.",
+			Fix:         "set it to the managed identity's client ID (the webhook injects it when the pod's service account has the azure.workload.identity/client-id annotation)"},
+		{Name: EnvTenantID, Service: Both, Example: "00000000-0000-0000-0000-000000000000",
+			Description: "Entra tenant ID. Injected by the webhook.",
+			Fix:         "set it to the Entra tenant ID (the webhook injects it)"},
+		{Name: EnvFederatedTokenFile, Service: Both, Example: "/var/run/secrets/azure/wi/token/azure-identity-token",
+			Description: "Path of the projected service-account token exchanged for Entra tokens. Injected by the webhook. When unset, the services fall back to DefaultAzureCredential (e.g. `az login` on a laptop).",
+			Fix:         "set it to the projected service account token path, or unset it to use DefaultAzureCredential"},
+		{Name: EnvAuthorityHost, Service: Both, Example: "https://login.microsoftonline.com/",
+			Description: "Entra authority host, https. Injected by the webhook; `localazure up` points it at the local identity provider.",
+			Fix:         "set it to an https URL such as https://login.microsoftonline.com/"},
+		{Name: EnvKeyVaultURL, Service: Both, Example: "https://kv-orderflow.vault.azure.net/",
+			Description: "Key Vault URL holding the receipt signing key.",
+			Fix:         "set it to the Key Vault URL, e.g. https://<vault>.vault.azure.net/"},
+		{Name: EnvKeyVaultAuth, Service: Both, Example: "emulator",
+			Description: "Emulator only: `emulator` sends a fixed bearer token (Lowkey Vault accepts any) instead of an Entra token.",
+			Fix:         "leave it unset, or set it to \"emulator\" for Lowkey Vault"},
+		{Name: EnvCosmosEndpoint, Service: Both, Example: "https://cosmos-orderflow.documents.azure.com:443/",
+			Description: "Cosmos DB account endpoint.",
+			Fix:         "set it to the Cosmos DB account endpoint, e.g. https://<account>.documents.azure.com:443/"},
+		{Name: EnvCosmosDatabase, Service: Both, Default: "orderflow", Description: "Cosmos DB database.", Fix: "set it to the database name"},
+		{Name: EnvCosmosContainer, Service: Both, Default: "orders", Description: "Cosmos DB container, partitioned by /customerId.", Fix: "set it to the container name"},
+		{Name: EnvCosmosKey, Service: Both,
+			Description: "Emulator only: Cosmos DB account key used instead of Entra ID.",
+			Fix:         "unset it to use Entra ID"},
+		{Name: EnvBlobEndpoint, Service: Both, Example: "https://storderflow.blob.core.windows.net/",
+			Description: "Blob service endpoint of the storage account. Not needed when STORAGE_CONNECTION_STRING is set.",
+			Fix:         "set it to the blob endpoint, e.g. https://<account>.blob.core.windows.net/"},
+		{Name: EnvStorageConnString, Service: Both, Example: "UseDevelopmentStorage=true",
+			Description: "Emulator only: Azurite connection string used instead of Entra ID.",
+			Fix:         "unset it to use Entra ID"},
+		{Name: EnvAttachments, Service: Both, Default: "attachments", Description: "Blob container for order attachments.", Fix: "set it to the container name"},
+		{Name: EnvReceipts, Service: Both, Default: "receipts", Description: "Blob container for signed receipts.", Fix: "set it to the container name"},
+		{Name: EnvSBNamespace, Service: Both, Example: "sb-orderflow.servicebus.windows.net",
+			Description: "Fully qualified Service Bus namespace; `host:port` is allowed for a local broker. Not needed when SERVICEBUS_CONNECTION_STRING is set.",
+			Fix:         "set it to the fully qualified namespace, e.g. <namespace>.servicebus.windows.net"},
+		{Name: EnvSBConnString, Service: Both, Example: "Endpoint=sb://localhost;SharedAccessKeyName=…;SharedAccessKey=…;UseDevelopmentEmulator=true",
+			Description: "Emulator only: Service Bus connection string used instead of Entra ID.",
+			Fix:         "unset it to use Entra ID"},
+		{Name: EnvOrdersQueue, Service: Both, Default: "orders", Description: "Queue carrying OrderPlaced.", Fix: "set it to the queue name"},
+		{Name: EnvEventsTopic, Service: Both, Default: "order-events", Description: "Topic carrying OrderCompleted.", Fix: "set it to the topic name"},
+		{Name: EnvEventsSubscription, Service: Frontend, Default: "frontend", Description: "The frontend's subscription on the events topic.", Fix: "set it to the subscription name"},
+		{Name: EnvReceiptKeySecret, Service: Both, Default: "receipt-signing-key", Description: "Key Vault secret holding the HMAC key that signs receipts.", Fix: "set it to the secret name"},
+		{Name: EnvLogLevel, Service: Both, Default: "info", Description: "Log level: debug, info, warn or error.", Fix: "set it to debug, info, warn or error"},
+		{Name: EnvSSLCertFile, Service: Both, Example: "/etc/orderflow/ca.pem",
+			Description: "PEM file of extra CAs to trust in addition to the system roots (the local stack's CA).",
+			Fix:         "set it to a readable PEM file of CA certificates, or unset it"},
+		{Name: EnvShutdownTimeout, Service: Both, Default: "25s", Description: "How long a SIGTERM waits for in-flight work; keep it below the pod's terminationGracePeriodSeconds.", Fix: "set it to a Go duration between 1s and 10m, e.g. 25s"},
+
+		{Name: EnvHTTPAddr, Service: Frontend, Default: ":8080", Description: "Listen address of the HTTP service.", Fix: "set it to a listen address such as :8080"},
+		{Name: EnvMaxBodyBytes, Service: Frontend, Default: "65536", Description: "Largest JSON request body, in bytes.", Fix: "set it to a byte count between 1024 and 1048576"},
+		{Name: EnvMaxAttachmentBytes, Service: Frontend, Default: "10485760", Description: "Largest attachment, in bytes (10 MiB).", Fix: "set it to a byte count between 1 and 268435456"},
+		{Name: EnvAllowedAttachmentTypes, Service: Frontend, Default: "image/png,image/jpeg,application/pdf,text/plain",
+			Description: "Comma-separated media types accepted as attachments.", Fix: "set it to a comma-separated list of media types such as image/png,application/pdf"},
+
+		{Name: EnvHealthAddr, Service: Backend, Default: ":8090", Description: "Listen address of /healthz and /readyz.", Fix: "set it to a listen address such as :8090"},
+		{Name: EnvWorkerConcurrency, Service: Backend, Default: "4", Description: "Messages processed in parallel.", Fix: "set it to an integer between 1 and 256"},
+		{Name: EnvWorkerPrefetch, Service: Backend, Default: "0", Description: "Extra messages requested per receive beyond those being processed (0 = none; prefetched messages' locks run while they wait).", Fix: "set it to an integer between 0 and 1000"},
+		{Name: EnvLockRenewInterval, Service: Backend, Default: "20s", Description: "How often the lock of a message still being processed is renewed; keep it well below the queue's lock duration.", Fix: "set it to a Go duration between 1s and 5m, e.g. 20s"},
+		{Name: EnvReconcileInterval, Service: Backend, Default: "30s", Description: "How often the outbox reconciler looks for unpublished orders; 0 disables it.", Fix: "set it to a Go duration, e.g. 30s, or 0 to disable"},
+		{Name: EnvReconcileMinAge, Service: Backend, Default: "60s", Description: "How old an unpublished Pending order must be before the reconciler re-sends it.", Fix: "set it to a Go duration of at least 1s, e.g. 60s"},
+		{Name: EnvKeyRefreshInterval, Service: Both, Default: "5m", Description: "How often the current version of the signing key is re-read from Key Vault, so a rotation is picked up without a restart.", Fix: "set it to a Go duration between 10s and 24h, e.g. 5m"},
+	}
+}
+
+// lookupVar returns the description of a variable; unknown names are programming errors.
+func lookupVar(name string) Var {
+	for _, v := range Variables() {
+		if v.Name == name {
+			return v
+		}
+	}
+	panic("config: unknown variable " + name)
+}
