@@ -1,0 +1,200 @@
+package http
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/contoso/orderflow/platform/orders"
+)
+
+// allowedAttachmentTypes is the content-type allow-list. Each type is also
+// checked against the bytes (http.DetectContentType), so a renamed executable
+// declared as image/png is refused rather than stored and later served.
+var allowedAttachmentTypes = map[string]bool{
+	"application/pdf": true,
+	"image/png":       true,
+	"image/jpeg":      true,
+	"text/plain":      true,
+}
+
+// multipartOverhead is what the multipart framing around the file may add to
+// the body: boundaries and part headers. It keeps the body limit meaningful
+// without counting it against the file.
+const multipartOverhead = 16 << 10
+
+// attachmentField is the multipart form field that carries the file.
+const attachmentField = "file"
+
+// uploadAttachment handles POST /api/orders/{id}/attachments, a multipart/form-data
+// body with one "file" part. The part is streamed to Blob Storage as it arrives:
+// r.MultipartReader, unlike ParseMultipartForm, never holds the file in memory
+// or spills it to a temporary file.
+func (s *Server) uploadAttachment(c echo.Context) error {
+	req := c.Request()
+	o, err := s.loadOrder(c)
+	if err != nil {
+		return err
+	}
+	maxFile := s.limits.MaxAttachmentBytes
+	if req.ContentLength > maxFile+multipartOverhead {
+		return orders.Errorf(orders.ETOOLARGE, "The attachment is larger than %d bytes.", maxFile)
+	}
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFile+multipartOverhead)
+	mr, err := req.MultipartReader()
+	if err != nil {
+		return &orders.Error{Code: orders.EUNSUPPORTED, Message: "Send the attachment as multipart/form-data with a \"file\" part.", Err: err}
+	}
+	part, err := nextFilePart(mr)
+	if err != nil {
+		return err
+	}
+	defer part.Close()
+
+	name := part.FileName()
+	if err := orders.ValidateAttachmentName(name); err != nil {
+		return renameField(err, attachmentField)
+	}
+	declared, err := declaredType(part.Header.Get(echo.HeaderContentType))
+	if err != nil {
+		return err
+	}
+	// Peek at the first bytes to check the content matches its declared type,
+	// without consuming them: the same reader goes to the store.
+	br := bufio.NewReaderSize(part, 512)
+	head, err := br.Peek(512)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return uploadReadError(err, maxFile)
+	}
+	if sniffed := sniffType(head); sniffed != declared {
+		return &orders.Error{Code: orders.EUNSUPPORTED,
+			Message: fmt.Sprintf("The file's content is %s, not the declared %s.", sniffed, declared),
+			Fields:  []orders.FieldError{{Field: attachmentField, Message: "content does not match its type " + declared}}}
+	}
+
+	a, err := s.attachments.Put(req.Context(), o.ID, name, declared, br, maxFile)
+	if err != nil {
+		if orders.ErrorCode(err) == orders.ETOOLARGE {
+			return &orders.Error{Code: orders.ETOOLARGE, Message: fmt.Sprintf("The attachment is larger than %d bytes.", maxFile), Err: err,
+				Fields: []orders.FieldError{{Field: attachmentField, Message: fmt.Sprintf("must be at most %d bytes", maxFile)}}}
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return uploadReadError(err, maxFile)
+		}
+		return fmt.Errorf("store attachment %q of order %s: %w", name, o.ID, err)
+	}
+	if err := s.orders.AddAttachment(req.Context(), o, a); err != nil {
+		return renameField(fmt.Errorf("record attachment %q on order %s: %w", name, o.ID, err), attachmentField)
+	}
+	s.log.InfoContext(req.Context(), "attachment stored", "order_id", o.ID, "size", a.Size, "content_type", a.ContentType)
+	c.Response().Header().Set(echo.HeaderLocation, orderPath(o.ID)+"/attachments/"+url.PathEscape(a.Name))
+	return c.JSON(http.StatusCreated, a)
+}
+
+// nextFilePart skips to the "file" part; other fields are drained and ignored.
+func nextFilePart(mr *multipart.Reader) (*multipart.Part, error) {
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, &orders.Error{Code: orders.EINVALID, Message: "The upload has no \"file\" part.",
+				Fields: []orders.FieldError{{Field: attachmentField, Message: "is required"}}}
+		}
+		if err != nil {
+			return nil, uploadReadError(err, 0)
+		}
+		if p.FormName() == attachmentField && p.FileName() != "" {
+			return p, nil
+		}
+		_ = p.Close()
+	}
+}
+
+// declaredType returns the part's media type if it is on the allow-list.
+func declaredType(header string) (string, error) {
+	mt, _, err := mime.ParseMediaType(header)
+	if err != nil || !allowedAttachmentTypes[mt] {
+		shown := mt
+		if shown == "" {
+			shown = "missing"
+		}
+		return "", &orders.Error{Code: orders.EUNSUPPORTED,
+			Message: fmt.Sprintf("Attachments of type %s are not accepted; send PDF, PNG, JPEG or plain text.", shown),
+			Fields:  []orders.FieldError{{Field: attachmentField, Message: "must be a PDF, PNG, JPEG or plain text file"}}}
+	}
+	return mt, nil
+}
+
+// sniffType is the media type the content looks like, without parameters.
+func sniffType(head []byte) string {
+	if len(head) == 0 {
+		// An empty file carries no content to disagree with; call it text.
+		return "text/plain"
+	}
+	mt, _, _ := mime.ParseMediaType(http.DetectContentType(head))
+	return mt
+}
+
+// uploadReadError classifies a failure reading the request body.
+func uploadReadError(err error, maxFile int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &orders.Error{Code: orders.ETOOLARGE, Message: fmt.Sprintf("The attachment is larger than %d bytes.", maxFile), Err: err,
+			Fields: []orders.FieldError{{Field: attachmentField, Message: fmt.Sprintf("must be at most %d bytes", maxFile)}}}
+	}
+	return &orders.Error{Code: orders.EINVALID, Message: "The multipart body could not be read.", Err: err}
+}
+
+// renameField reports the domain's "name" field problems under the form field
+// the page shows them next to.
+func renameField(err error, field string) error {
+	var e *orders.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	c.Fields = nil
+	for _, fe := range e.Fields {
+		c.Fields = append(c.Fields, orders.FieldError{Field: field, Message: fe.Message})
+	}
+	if len(c.Fields) == 0 && c.Code == orders.ECONFLICT {
+		c.Fields = []orders.FieldError{{Field: field, Message: c.Message}}
+	}
+	c.Err = err
+	return &c
+}
+
+// downloadAttachment handles GET /api/orders/{id}/attachments/{name}, streaming
+// the blob. It is served as a download with the stored type and nosniff, so an
+// uploaded file can never run as a page of this origin.
+func (s *Server) downloadAttachment(c echo.Context) error {
+	o, err := s.loadOrder(c)
+	if err != nil {
+		return err
+	}
+	name := c.Param("name")
+	if u, err := url.PathUnescape(name); err == nil {
+		name = u
+	}
+	if err := orders.ValidateAttachmentName(name); err != nil {
+		return err
+	}
+	rc, a, err := s.attachments.Get(c.Request().Context(), o.ID, name)
+	if err != nil {
+		return fmt.Errorf("open attachment %q of order %s: %w", name, o.ID, err)
+	}
+	defer rc.Close()
+	h := c.Response().Header()
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": a.Name}))
+	h.Set("Content-Length", strconv.FormatInt(a.Size, 10))
+	h.Set("Cache-Control", "private, no-store")
+	return c.Stream(http.StatusOK, a.ContentType, rc)
+}

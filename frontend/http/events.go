@@ -1,0 +1,144 @@
+package http
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/contoso/orderflow/platform/orders"
+)
+
+// orderEvents handles GET /api/orders/{id}/events, a Server-Sent Events stream
+// of the order's status. It sends the current status first (a client that
+// connects after completion still sees Completed), then every change, from two
+// sources: the hub, fed by this replica's subscription on the order-events
+// topic, and a poll of the store every few seconds, which covers events that
+// went to another replica's subscription or were missed. The stream ends after
+// a terminal status, on shutdown, or when the client leaves.
+func (s *Server) orderEvents(c echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	if err := orders.ValidateOrderID(id); err != nil {
+		return err
+	}
+	// Subscribe before reading the current status, so a change between the
+	// read and the subscription cannot be lost.
+	sub := s.hub.Subscribe(id)
+	defer sub.Close()
+	o, err := s.orders.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("get order %s: %w", id, err)
+	}
+
+	w := c.Response()
+	h := w.Header()
+	h.Set(echo.HeaderContentType, "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	// Tell nginx-style proxies (ingress controllers) not to buffer the stream.
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	// The server's write timeout is for ordinary responses; a stream lives longer.
+	_ = rc.SetWriteDeadline(time.Time{})
+
+	st := sseStream{w: w, rc: rc}
+	// retry: how long EventSource waits before reconnecting after a drop.
+	if err := st.raw("retry: 3000\n\n"); err != nil {
+		return nil
+	}
+	last := statusEventOf(o)
+	if err := st.send(last); err != nil || terminal(last.Status) {
+		return nil
+	}
+
+	heartbeat := time.NewTicker(s.limits.Heartbeat)
+	defer heartbeat.Stop()
+	poll := time.NewTicker(s.limits.Poll)
+	defer poll.Stop()
+	for {
+		var next StatusEvent
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-sub.Events():
+			if !ok {
+				// The hub closed: the process is shutting down. Say so, so the page
+				// knows the reconnect it will make is expected.
+				_ = st.raw("event: shutdown\ndata: {}\n\n")
+				return nil
+			}
+			next = ev
+		case <-heartbeat.C:
+			if err := st.raw(": heartbeat\n\n"); err != nil {
+				return nil
+			}
+			continue
+		case <-poll.C:
+			o, err := s.orders.Get(ctx, id)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.WarnContext(ctx, "poll order for SSE", "order_id", id, "err", err)
+				}
+				continue
+			}
+			next = statusEventOf(o)
+		}
+		if next.Status == last.Status {
+			continue
+		}
+		last = next
+		if err := st.send(next); err != nil || terminal(next.Status) {
+			return nil
+		}
+	}
+}
+
+func terminal(s string) bool {
+	return s == string(orders.StatusCompleted) || s == string(orders.StatusFailed)
+}
+
+func statusEventOf(o *orders.Order) StatusEvent {
+	return StatusEvent{OrderID: o.ID, Status: string(o.Status), Reason: o.FailureReason, At: o.UpdatedAt.UTC().Format(time.RFC3339Nano)}
+}
+
+// sseStream writes SSE frames and flushes each one.
+type sseStream struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s sseStream) raw(frame string) error {
+	if _, err := s.w.Write([]byte(frame)); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// send writes one "status" event; its id is the status, which is enough for a
+// human reading the stream and harmless if a client sends it back.
+func (s sseStream) send(ev StatusEvent) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	return s.raw("event: status\nid: " + ev.Status + "\ndata: " + string(b) + "\n\n")
+}
+
+// PublishEvent feeds one CloudEvent from the order-events topic into the hub.
+// It returns an *orders.Error for events that are not for the page (EUNSUPPORTED
+// for other types, EINVALID for malformed ones) so the receiver can settle the
+// message accordingly.
+func (h *Hub) PublishEvent(e orders.Event) (int, error) {
+	d, err := e.OrderCompleted()
+	if err != nil {
+		return 0, err
+	}
+	return h.Publish(StatusEvent{
+		OrderID: d.OrderID,
+		Status:  string(orders.StatusCompleted),
+		At:      d.CompletedAt.UTC().Format(time.RFC3339Nano),
+	}), nil
+}

@@ -1,0 +1,227 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/contoso/orderflow/platform/orders"
+	"github.com/contoso/orderflow/platform/orders/orderstest"
+)
+
+// memAttachments is an in-memory AttachmentStore that, like the Blob adapter,
+// reads the stream chunk by chunk and gives up with ETOOLARGE past maxBytes.
+type memAttachments struct {
+	mu    sync.Mutex
+	blobs map[string][]byte
+	meta  map[string]orders.Attachment
+	// reads counts Read calls: more than one shows the handler streams.
+	reads int
+}
+
+func newMemAttachments() *memAttachments {
+	return &memAttachments{blobs: map[string][]byte{}, meta: map[string]orders.Attachment{}}
+}
+
+func (m *memAttachments) Put(_ context.Context, orderID, name, contentType string, r io.Reader, maxBytes int64) (orders.Attachment, error) {
+	var buf bytes.Buffer
+	chunk := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(chunk)
+		m.mu.Lock()
+		m.reads++
+		m.mu.Unlock()
+		buf.Write(chunk[:n])
+		if int64(buf.Len()) > maxBytes {
+			return orders.Attachment{}, orders.Errorf(orders.ETOOLARGE, "The attachment is larger than %d bytes.", maxBytes)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return orders.Attachment{}, err
+		}
+	}
+	a := orders.Attachment{Name: name, ContentType: contentType, Size: int64(buf.Len())}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := orders.AttachmentBlobName(orderID, name)
+	m.blobs[key] = buf.Bytes()
+	m.meta[key] = a
+	return a, nil
+}
+
+func (m *memAttachments) Get(_ context.Context, orderID, name string) (io.ReadCloser, orders.Attachment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := orders.AttachmentBlobName(orderID, name)
+	b, ok := m.blobs[key]
+	if !ok {
+		return nil, orders.Attachment{}, orders.Errorf(orders.ENOTFOUND, "No attachment %s.", name)
+	}
+	return io.NopCloser(bytes.NewReader(b)), m.meta[key], nil
+}
+
+func (m *memAttachments) blob(orderID, name string) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.blobs[orders.AttachmentBlobName(orderID, name)]
+}
+
+// rawReceipts is a ReceiptStore whose documents a test can alter, as someone
+// with write access to the receipts container could.
+type rawReceipts struct {
+	mu   sync.Mutex
+	docs map[string][]byte
+}
+
+func newRawReceipts() *rawReceipts { return &rawReceipts{docs: map[string][]byte{}} }
+
+func (s *rawReceipts) PutIfAbsent(_ context.Context, r *orders.Receipt) (*orders.Receipt, bool, error) {
+	b, err := r.Encode()
+	if err != nil {
+		return nil, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.docs[r.OrderID] = b
+	return r, true, nil
+}
+
+func (s *rawReceipts) Get(_ context.Context, orderID string) (io.ReadCloser, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.docs[orderID]
+	if !ok {
+		return nil, orders.Errorf(orders.ENOTFOUND, "No receipt for order %s.", orderID)
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+func (s *rawReceipts) set(orderID string, doc []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.docs[orderID] = doc
+}
+
+// fixture is a Server wired to fakes, served by httptest.
+type fixture struct {
+	t           *testing.T
+	srv         *Server
+	http        *httptest.Server
+	orders      *orderstest.Orders
+	publisher   *orderstest.Publisher
+	attachments *memAttachments
+	receipts    *rawReceipts
+	secrets     *orderstest.Secrets
+	hub         *Hub
+	log         *bytes.Buffer
+}
+
+func newFixture(t *testing.T, limits Limits) *fixture {
+	t.Helper()
+	var logBuf bytes.Buffer
+	f := &fixture{
+		t:           t,
+		orders:      orderstest.NewOrders(),
+		publisher:   orderstest.NewPublisher(),
+		attachments: newMemAttachments(),
+		receipts:    newRawReceipts(),
+		secrets:     orderstest.NewSecrets("v1", []byte("test-signing-key-0123456789abcdef")),
+		hub:         NewHub(),
+		log:         &logBuf,
+	}
+	logger := slog.New(slog.NewTextHandler(&syncWriter{w: &logBuf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f.srv = NewServer(Deps{
+		Orders: f.orders, Attachments: f.attachments, Receipts: f.receipts,
+		Publisher: f.publisher, Secrets: f.secrets, Hub: f.hub, Logger: logger,
+	}, limits)
+	f.http = httptest.NewServer(f.srv)
+	t.Cleanup(func() {
+		f.hub.Close()
+		f.http.Close()
+	})
+	return f
+}
+
+// syncWriter serialises writes to the log buffer from concurrent handlers.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (f *fixture) do(method, path, contentType string, body io.Reader) *http.Response {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.http.URL+path, body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := f.http.Client().Do(req)
+	if err != nil {
+		f.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	f.t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func (f *fixture) postJSON(path, body string) *http.Response {
+	return f.do(http.MethodPost, path, "application/json", strings.NewReader(body))
+}
+
+// seedOrder stores a Pending order of customer created at t.
+func (f *fixture) seedOrder(customer string, created time.Time) *orders.Order {
+	f.t.Helper()
+	o, err := orders.NewOrder(orders.PlaceOrderInput{CustomerID: customer,
+		Items: []orders.Item{{ProductID: "mug-ceramic", Quantity: 2}}}, orders.DefaultCatalog(), created)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.orders.Create(context.Background(), o); err != nil {
+		f.t.Fatal(err)
+	}
+	return o
+}
+
+// complete signs and stores a receipt for o and marks it Completed, as the worker does.
+func (f *fixture) complete(o *orders.Order) *orders.Receipt {
+	f.t.Helper()
+	ctx := context.Background()
+	r, err := orders.NewReceipt(o, orders.DefaultCatalog(), time.Now())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	key, version, err := f.secrets.SigningKey(ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := r.Sign(key, version); err != nil {
+		f.t.Fatal(err)
+	}
+	if _, _, err := f.receipts.PutIfAbsent(ctx, r); err != nil {
+		f.t.Fatal(err)
+	}
+	cur, err := f.orders.Get(ctx, o.ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.orders.MarkCompleted(ctx, cur, r.Ref()); err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}

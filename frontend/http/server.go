@@ -1,0 +1,161 @@
+// Package http is the frontend's HTTP API and page: Echo routes and handlers that
+// turn requests into calls on the platform/orders domain and map its errors to
+// RFC 9457 problem details in one place (errors.go).
+//
+// The package depends on the domain's interfaces only; main wires the Azure
+// adapters in and tests wire in-memory fakes.
+package http
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/contoso/orderflow/platform/orders"
+)
+
+// Deps is what the server needs from the outside: the domain's ports plus the
+// process-wide pieces main owns (the SSE hub fed by the topic receiver, the
+// dependency checker, the identity the pod runs as).
+type Deps struct {
+	Orders      orders.OrderStore
+	Attachments orders.AttachmentStore
+	Receipts    orders.ReceiptStore
+	Publisher   orders.Publisher
+	Secrets     orders.SecretSource
+	Catalog     *orders.Catalog
+
+	Hub      *Hub
+	Checker  *Checker
+	Identity Identity
+	// Assets is the page (frontend/web); nil serves the API only.
+	Assets fs.FS
+	Logger *slog.Logger
+	// Now defaults to time.Now; tests pin it.
+	Now func() time.Time
+}
+
+// Limits bounds requests and tunes the SSE stream; zero fields take the defaults.
+type Limits struct {
+	// MaxBodyBytes bounds the JSON body of POST /api/orders (default orders.MaxBodyBytes).
+	MaxBodyBytes int64
+	// MaxAttachmentBytes bounds one attachment (default orders.MaxAttachmentBytes).
+	MaxAttachmentBytes int64
+	// Heartbeat is the interval of SSE comment lines that keep proxies from
+	// closing an idle stream (default 15 s).
+	Heartbeat time.Duration
+	// Poll is how often an SSE stream re-reads the order from the store, the
+	// fallback for events this replica's subscription did not get (default 3 s).
+	Poll time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = orders.MaxBodyBytes
+	}
+	if l.MaxAttachmentBytes <= 0 {
+		l.MaxAttachmentBytes = orders.MaxAttachmentBytes
+	}
+	if l.Heartbeat <= 0 {
+		l.Heartbeat = 15 * time.Second
+	}
+	if l.Poll <= 0 {
+		l.Poll = 3 * time.Second
+	}
+	return l
+}
+
+// Server is the frontend's HTTP handler.
+type Server struct {
+	orders       orders.OrderStore
+	attachments  orders.AttachmentStore
+	receipts     orders.ReceiptStore
+	secrets      orders.SecretSource
+	catalog      *orders.Catalog
+	placer       *orders.Placer
+	hub          *Hub
+	checker      *Checker
+	identityInfo Identity
+	log          *slog.Logger
+	limits       Limits
+
+	echo     *echo.Echo
+	drainingFlag atomic.Bool
+}
+
+// NewServer builds the routes. Deps.Hub and Deps.Checker may be nil in tests
+// that do not exercise them; they then get empty ones.
+func NewServer(d Deps, limits Limits) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Hub == nil {
+		d.Hub = NewHub()
+	}
+	if d.Checker == nil {
+		d.Checker = NewChecker(nil, time.Second, time.Second, d.Logger)
+	}
+	if d.Catalog == nil {
+		d.Catalog = orders.DefaultCatalog()
+	}
+	s := &Server{
+		orders:       d.Orders,
+		attachments:  d.Attachments,
+		receipts:     d.Receipts,
+		secrets:      d.Secrets,
+		catalog:      d.Catalog,
+		placer:       &orders.Placer{Orders: d.Orders, Publisher: d.Publisher, Catalog: d.Catalog, Logger: d.Logger, Now: d.Now},
+		hub:          d.Hub,
+		checker:      d.Checker,
+		identityInfo: d.Identity,
+		log:          d.Logger,
+		limits:       limits.withDefaults(),
+	}
+	s.echo = s.routes(d.Assets)
+	return s
+}
+
+// routes registers every endpoint; this list is the API at a glance.
+func (s *Server) routes(assets fs.FS) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(requestLog(s.log), securityHeaders)
+
+	e.GET("/healthz", healthz)
+	e.GET("/readyz", s.readyz)
+
+	api := e.Group("/api")
+	api.GET("/products", s.listProducts)
+	api.POST("/orders", s.placeOrder)
+	api.GET("/orders/:id", s.getOrder)
+	api.POST("/orders/:id/attachments", s.uploadAttachment)
+	api.GET("/orders/:id/attachments/:name", s.downloadAttachment)
+	api.GET("/orders/:id/receipt", s.getReceipt)
+	api.GET("/orders/:id/events", s.orderEvents)
+	api.GET("/customers/:customerId/orders", s.listCustomerOrders)
+	api.GET("/identity", s.identity)
+
+	if assets != nil {
+		page := http.FileServerFS(assets)
+		e.GET("/", echo.WrapHandler(page))
+		for _, name := range []string{"/app.js", "/app.css"} {
+			e.GET(name, echo.WrapHandler(page))
+		}
+	}
+	return e
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// BeginDrain makes /readyz fail so load balancers stop sending new requests
+// while in-flight ones finish; main calls it on SIGTERM.
+func (s *Server) BeginDrain() { s.drainingFlag.Store(true) }
+
+func (s *Server) draining() bool { return s.drainingFlag.Load() }
