@@ -1,0 +1,71 @@
+// Package telemetry sets up structured logging and carries W3C trace context.
+//
+// NewLogger returns a JSON slog logger whose every attribute passes through Redact, so a
+// token, key or connection string that ends up in an error message or a field is
+// masked before it is written; and whose records carry the trace ID of the context they
+// are logged with.
+package telemetry
+
+import (
+	"context"
+	"io"
+	"log/slog"
+)
+
+// NewLogger returns a JSON logger at level writing to w, tagged with the service name.
+func NewLogger(w io.Writer, level slog.Level, service string) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: ReplaceAttr})
+	return slog.New(traceHandler{h}).With("service", service)
+}
+
+// ReplaceAttr masks secrets: the whole value of attributes whose key names a secret
+// (token, key, password, connection string, authorization, signature), and the secret
+// parts of any other string, error or stringer value (see Redact).
+func ReplaceAttr(_ []string, a slog.Attr) slog.Attr {
+	if sensitiveKey(a.Key) {
+		if a.Value.Kind() == slog.KindString && a.Value.String() == "" {
+			return a
+		}
+		return slog.String(a.Key, Redacted)
+	}
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); s != "" {
+			if r := Redact(s); r != s {
+				return slog.String(a.Key, r)
+			}
+		}
+	case slog.KindAny:
+		// Errors and Stringers are rendered as text by the handler anyway; render them
+		// here so their text is scrubbed. Other values (structs, maps) are left to the
+		// handler: log them only when they hold no secrets.
+		switch v := a.Value.Any().(type) {
+		case error:
+			return slog.String(a.Key, Redact(v.Error()))
+		case interface{ String() string }:
+			return slog.String(a.Key, Redact(v.String()))
+		case []byte:
+			return slog.String(a.Key, Redact(string(v)))
+		}
+	}
+	return a
+}
+
+// traceHandler adds trace_id and span_id to records logged with a context carrying a
+// traceparent (ContextWithTraceparent).
+type traceHandler struct{ slog.Handler }
+
+func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
+	if tc, ok := TraceFrom(ctx); ok {
+		r.AddAttrs(slog.String("trace_id", tc.TraceID), slog.String("span_id", tc.SpanID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return traceHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h traceHandler) WithGroup(name string) slog.Handler {
+	return traceHandler{h.Handler.WithGroup(name)}
+}
