@@ -1,0 +1,92 @@
+package servicebus
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/contoso/orderflow/localazure/amqp"
+)
+
+// handleCBS answers a put-token request on the $cbs node (claims-based security,
+// the AMQP CBS draft): the token is verified and, if good, recorded for the
+// audience it names, for this connection only.
+func (h *connHandler) handleCBS(d *amqp.Delivery) {
+	var req amqp.Message
+	if err := req.Unmarshal(d.Payload); err != nil {
+		return
+	}
+	status, desc := h.putToken(&req)
+	h.reply(&req, &amqp.Message{ApplicationProperties: map[string]any{
+		"status-code":        int32(status),
+		"status-description": desc,
+	}})
+}
+
+func (h *connHandler) putToken(req *amqp.Message) (int, string) {
+	op, _ := req.ApplicationProperties["operation"].(string)
+	if op != "put-token" {
+		return 400, "unsupported operation '" + op + "'; $cbs supports put-token"
+	}
+	typ, _ := req.ApplicationProperties["type"].(string)
+	name, _ := req.ApplicationProperties["name"].(string)
+	token, ok := req.Value.(string)
+	if !ok || name == "" {
+		return 400, "put-token needs the token as an amqp-value string and the audience in 'name'"
+	}
+	now := time.Now()
+	var g grant
+	var err error
+	switch {
+	case typ == "servicebus.windows.net:sastoken" || strings.HasPrefix(token, "SharedAccessSignature "):
+		g, err = h.b.verifySAS(token, now)
+		if err == nil && !covers(g.audience, entityPath(name)) {
+			return 401, "InvalidSignature: the token's resource '" + g.audience + "' does not cover '" + name + "'"
+		}
+	case typ == "jwt" || strings.Count(token, ".") == 2:
+		g, err = h.b.verifyJWT(token)
+		g.expires = now.Add(time.Hour)
+		if exp := expirationOf(req.ApplicationProperties["expiration"]); !exp.IsZero() {
+			g.expires = exp
+		}
+	default:
+		return 400, "unsupported token type '" + typ + "'"
+	}
+	if err != nil {
+		h.b.log.Debug("put-token refused", "name", name, "err", err)
+		return 401, "Unauthorized: " + err.Error()
+	}
+	g.audience = entityPath(name)
+	h.mu.Lock()
+	// Replace an earlier token for the same audience (refreshes before expiry).
+	// A new slice: authorize reads the old one without the lock.
+	keep := make([]grant, 0, len(h.grants)+1)
+	for _, old := range h.grants {
+		if old.audience != g.audience && now.Before(old.expires) {
+			keep = append(keep, old)
+		}
+	}
+	h.grants = append(keep, g)
+	h.mu.Unlock()
+	return 202, "Accepted"
+}
+
+// expirationOf reads put-token's expiration: Unix seconds as a string (the Go
+// and .NET clients) or a timestamp (others).
+func expirationOf(v any) time.Time {
+	switch x := v.(type) {
+	case string:
+		if n, err := strconv.ParseFloat(x, 64); err == nil {
+			return time.Unix(int64(n), 0)
+		}
+	case time.Time:
+		return x
+	case int64:
+		return time.Unix(x, 0)
+	case uint64:
+		return time.Unix(int64(x), 0)
+	case int32:
+		return time.Unix(int64(x), 0)
+	}
+	return time.Time{}
+}

@@ -1,0 +1,637 @@
+package servicebus
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/contoso/orderflow/localazure/amqp"
+)
+
+// message is one message in a queue, a subscription or a dead-letter queue.
+// Fields are guarded by the owning store's mutex.
+type message struct {
+	data          *msgData
+	seq           int64
+	enqueued      time.Time
+	expires       time.Time // zero = never
+	deliveryCount uint32
+
+	deferred       bool
+	scheduledState bool
+	scheduledAt    time.Time
+	inAvail        bool
+	gone           bool
+
+	lockToken   amqp.UUID
+	locked      bool
+	lockedUntil time.Time
+	lockHolder  *consumer
+
+	dlSource string
+	modified map[any]any // annotations set by abandon/defer with properties-to-modify
+}
+
+// consumer is a receiving link attached to a store.
+type consumer struct {
+	link     *amqp.Link
+	peekLock bool
+}
+
+// lockRef ties a delivery to the lock it carried, so a settlement after the lock
+// moved on is recognised as lock-lost.
+type lockRef struct {
+	s     *store
+	m     *message
+	token amqp.UUID
+}
+
+// store holds the messages of a queue, a subscription or a dead-letter queue.
+type store struct {
+	b      *Broker
+	name   string // as the client names it: "orders", "t/Subscriptions/s", ".../$DeadLetterQueue"
+	source string // x-opt-deadletter-source for messages dead-lettered from here
+	set    entitySettings
+	dlq    *store
+	// scope is the RBAC scope receivers need: servicebus/<queue> or
+	// servicebus/<topic>/subscriptions/<sub> (shared by the DLQ).
+	scope string
+
+	mu        sync.Mutex
+	nextSeq   int64
+	all       []*message // by seq, gone ones pending compaction
+	goneCount int
+	avail     []*message // available messages, by seq, from availHead
+	availHead int
+	bySeq     map[int64]*message
+	locks     map[amqp.UUID]*message
+	consumers []*consumer
+	rr        int
+	dup       map[string]time.Time
+	expiring  int // messages with an expiry, so the sweeper knows whether to look
+}
+
+func newStore(b *Broker, name, source, scope string, set entitySettings, withDLQ bool) *store {
+	s := &store{b: b, name: name, source: source, scope: scope, set: set, nextSeq: 1,
+		bySeq: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{}}
+	if withDLQ {
+		s.dlq = &store{b: b, name: name + "/$DeadLetterQueue", source: source, scope: scope, nextSeq: 1,
+			set: entitySettings{lockDuration: set.lockDuration, maxDeliveryCount: ^uint32(0)},
+			bySeq: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{}}
+	}
+	return s
+}
+
+// isDuplicateLocked records id and reports whether it was seen within the window.
+func isDuplicate(dup map[string]time.Time, set entitySettings, id string, now time.Time) bool {
+	if !set.dupDetection || id == "" {
+		return false
+	}
+	if seen, ok := dup[id]; ok && now.Sub(seen) < set.dupWindow {
+		return true
+	}
+	dup[id] = now
+	return false
+}
+
+// enqueue adds a message sent to this queue or subscription. seq < 0 assigns a
+// new sequence number.
+func (s *store) enqueue(d *msgData, now time.Time) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seq := s.enqueueLocked(d, now, -1, true)
+	s.b.persistEnqueue(s, s.bySeq[seq])
+	return seq
+}
+
+func (s *store) enqueueLocked(d *msgData, now time.Time, seq int64, allowSchedule bool) int64 {
+	if seq < 0 {
+		seq = s.nextSeq
+		s.nextSeq++
+	} else if seq >= s.nextSeq {
+		s.nextSeq = seq + 1
+	}
+	m := &message{data: d, seq: seq, enqueued: now}
+	ttl := d.ttl
+	if s.set.ttl > 0 && (ttl == 0 || s.set.ttl < ttl) {
+		ttl = s.set.ttl
+	}
+	if ttl > 0 {
+		m.expires = now.Add(ttl)
+		s.expiring++
+	}
+	if allowSchedule && !d.scheduled.IsZero() && d.scheduled.After(now) {
+		m.scheduledState = true
+		m.scheduledAt = d.scheduled
+		if ttl > 0 {
+			m.expires = d.scheduled.Add(ttl)
+		}
+	}
+	s.insertAllLocked(m)
+	s.bySeq[seq] = m
+	if !m.scheduledState {
+		s.pushAvailLocked(m)
+		s.dispatchLocked(now)
+	}
+	return seq
+}
+
+func (s *store) insertAllLocked(m *message) {
+	n := len(s.all)
+	if n == 0 || s.all[n-1].seq < m.seq {
+		s.all = append(s.all, m)
+		return
+	}
+	i := sort.Search(n, func(i int) bool { return s.all[i].seq >= m.seq })
+	s.all = append(s.all, nil)
+	copy(s.all[i+1:], s.all[i:])
+	s.all[i] = m
+}
+
+// pushAvailLocked makes m available, keeping sequence order (a message coming
+// back from a lock goes before later ones, as Service Bus redelivers it first).
+func (s *store) pushAvailLocked(m *message) {
+	m.inAvail = true
+	q := s.avail[s.availHead:]
+	n := len(q)
+	if n == 0 || q[n-1].seq < m.seq {
+		s.avail = append(s.avail, m)
+		return
+	}
+	if s.availHead > 0 && q[0].seq > m.seq {
+		s.availHead--
+		s.avail[s.availHead] = m
+		return
+	}
+	i := s.availHead + sort.Search(n, func(i int) bool { return q[i].seq >= m.seq })
+	s.avail = append(s.avail, nil)
+	copy(s.avail[i+1:], s.avail[i:])
+	s.avail[i] = m
+}
+
+func (s *store) popAvailLocked() *message {
+	for s.availHead < len(s.avail) {
+		m := s.avail[s.availHead]
+		s.avail[s.availHead] = nil
+		s.availHead++
+		if s.availHead > 1024 && s.availHead*2 > len(s.avail) {
+			n := copy(s.avail, s.avail[s.availHead:])
+			clear(s.avail[n:])
+			s.avail = s.avail[:n]
+			s.availHead = 0
+		}
+		if m.inAvail {
+			m.inAvail = false
+			return m
+		}
+	}
+	return nil
+}
+
+func (s *store) availLen() int { return len(s.avail) - s.availHead }
+
+// removeLocked forgets m entirely.
+func (s *store) removeLocked(m *message) {
+	if m.gone {
+		return
+	}
+	m.gone = true
+	m.inAvail = false
+	if m.locked {
+		delete(s.locks, m.lockToken)
+		m.locked = false
+	}
+	if !m.expires.IsZero() {
+		s.expiring--
+	}
+	delete(s.bySeq, m.seq)
+	s.goneCount++
+	if s.goneCount > 256 && s.goneCount*2 > len(s.all) {
+		keep := s.all[:0]
+		for _, x := range s.all {
+			if !x.gone {
+				keep = append(keep, x)
+			}
+		}
+		clear(s.all[len(keep):])
+		s.all = keep
+		s.goneCount = 0
+	}
+}
+
+// addConsumer attaches a receiving link.
+func (s *store) addConsumer(c *consumer) {
+	s.mu.Lock()
+	s.consumers = append(s.consumers, c)
+	s.mu.Unlock()
+}
+
+// removeConsumer detaches a receiving link; unsent deliveries go back unlocked
+// without counting as a delivery attempt.
+func (s *store) removeConsumer(l *amqp.Link, unsent []*amqp.OutDelivery) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, c := range s.consumers {
+		if c.link == l {
+			s.consumers = append(s.consumers[:i], s.consumers[i+1:]...)
+			break
+		}
+	}
+	now := time.Now()
+	for _, od := range unsent {
+		ref, ok := od.Value.(*lockRef)
+		if !ok {
+			continue
+		}
+		if ref.m.locked && ref.m.lockToken == ref.token {
+			s.unlockLocked(ref.m)
+			s.returnLocked(ref.m, now)
+		}
+	}
+	s.dispatchLocked(now)
+}
+
+// dispatch hands available messages to consumers with credit.
+func (s *store) dispatch() {
+	s.mu.Lock()
+	s.dispatchLocked(time.Now())
+	s.mu.Unlock()
+}
+
+func (s *store) dispatchLocked(now time.Time) {
+	n := len(s.consumers)
+	if n == 0 || s.availLen() == 0 {
+		return
+	}
+	for i := 0; i < n && s.availLen() > 0; i++ {
+		c := s.consumers[(s.rr+i)%n]
+		room := c.link.Available()
+		for room > 0 {
+			m := s.popAvailLocked()
+			if m == nil {
+				break
+			}
+			if !m.expires.IsZero() && !now.Before(m.expires) {
+				s.expireLocked(m, now)
+				continue
+			}
+			if err := s.deliverLocked(c, m, now); err != nil {
+				s.pushAvailLocked(m)
+				break
+			}
+			room--
+		}
+	}
+	s.rr++
+}
+
+// deliverLocked sends m to c, locking it for a peek-lock receiver.
+func (s *store) deliverLocked(c *consumer, m *message, now time.Time) error {
+	var until time.Time
+	token := newLockToken()
+	if c.peekLock {
+		until = now.Add(s.set.lockDuration)
+	}
+	payload, err := encodeDelivered(m, until, nil)
+	if err != nil {
+		s.b.log.Error("encoding a message for delivery; dropping it", "entity", s.name, "seq", m.seq, "err", err)
+		s.removeLocked(m)
+		return nil
+	}
+	od := &amqp.OutDelivery{Tag: dotnetGUID(token), Payload: payload, PreSettled: !c.peekLock}
+	if c.peekLock {
+		m.locked, m.lockToken, m.lockedUntil, m.lockHolder = true, token, until, c
+		s.locks[token] = m
+		od.Value = &lockRef{s: s, m: m, token: token}
+	}
+	if err := c.link.Send(od); err != nil {
+		if c.peekLock {
+			s.unlockLocked(m)
+		}
+		return err
+	}
+	if !c.peekLock {
+		s.removeLocked(m)
+		s.b.persistRemove(s, m)
+	}
+	return nil
+}
+
+func (s *store) unlockLocked(m *message) {
+	if m.locked {
+		delete(s.locks, m.lockToken)
+		m.locked = false
+		m.lockHolder = nil
+	}
+}
+
+// returnLocked puts an unlocked message back where it belongs.
+func (s *store) returnLocked(m *message, now time.Time) {
+	if m.gone {
+		return
+	}
+	if m.deferred {
+		return
+	}
+	s.pushAvailLocked(m)
+}
+
+// outcome of a settlement.
+type settleResult int
+
+const (
+	settled settleResult = iota
+	lockLost
+	notFound
+)
+
+// lookupLocked finds a locked message by token.
+func (s *store) lookupLocked(token amqp.UUID) *message {
+	m := s.locks[token]
+	if m == nil || !m.locked || m.gone {
+		return nil
+	}
+	return m
+}
+
+// complete removes a locked message.
+func (s *store) complete(token amqp.UUID) settleResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.lookupLocked(token)
+	if m == nil {
+		return lockLost
+	}
+	s.removeLocked(m)
+	s.b.persistRemove(s, m)
+	return settled
+}
+
+// abandon unlocks a message; counted says whether the attempt counts towards
+// MaxDeliveryCount (released deliveries never reached the application).
+func (s *store) abandon(token amqp.UUID, counted bool, props map[any]any) settleResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.lookupLocked(token)
+	if m == nil {
+		return lockLost
+	}
+	now := time.Now()
+	s.unlockLocked(m)
+	mergeModified(m, props)
+	if counted {
+		s.attemptFailedLocked(m, now)
+	} else {
+		s.returnLocked(m, now)
+	}
+	s.dispatchLocked(now)
+	return settled
+}
+
+func mergeModified(m *message, props map[any]any) {
+	if len(props) == 0 {
+		return
+	}
+	if m.modified == nil {
+		m.modified = map[any]any{}
+	}
+	for k, v := range props {
+		m.modified[k] = v
+	}
+}
+
+// attemptFailedLocked counts a delivery attempt and dead-letters the message
+// once MaxDeliveryCount attempts have failed.
+func (s *store) attemptFailedLocked(m *message, now time.Time) {
+	m.deliveryCount++
+	if s.dlq != nil && m.deliveryCount >= s.set.maxDeliveryCount {
+		s.deadLetterLocked(m, "MaxDeliveryCountExceeded",
+			fmt.Sprintf("Message could not be consumed after %d delivery attempts.", s.set.maxDeliveryCount), now)
+		return
+	}
+	s.returnLocked(m, now)
+}
+
+// deferMsg sets a locked message aside until received by sequence number.
+func (s *store) deferMsg(token amqp.UUID, props map[any]any) settleResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.lookupLocked(token)
+	if m == nil {
+		return lockLost
+	}
+	s.unlockLocked(m)
+	mergeModified(m, props)
+	m.deferred = true
+	m.deliveryCount++
+	return settled
+}
+
+// deadLetter moves a locked message to the dead-letter queue.
+func (s *store) deadLetter(token amqp.UUID, reason, desc string) settleResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.lookupLocked(token)
+	if m == nil {
+		return lockLost
+	}
+	if s.dlq == nil {
+		// Dead-lettering from the dead-letter queue is not allowed by Service Bus.
+		return notFound
+	}
+	s.deadLetterLocked(m, reason, desc, time.Now())
+	return settled
+}
+
+// deadLetterLocked moves m to the DLQ (or where ForwardDeadLetteredMessagesTo points).
+func (s *store) deadLetterLocked(m *message, reason, desc string, now time.Time) {
+	s.removeLocked(m)
+	s.b.persistRemove(s, m)
+	extra := map[string]any{}
+	if reason != "" {
+		extra[propDLReason] = reason
+	}
+	if desc != "" {
+		extra[propDLDescription] = desc
+	}
+	d := m.data
+	if len(extra) > 0 {
+		d = m.data.withAppProps(extra)
+	}
+	if s.set.forwardDLQTo != "" {
+		// Forwarding runs without this store's lock held elsewhere: the target is
+		// a different entity, and stores never lock each other in the other order.
+		go s.b.forward(s.set.forwardDLQTo, d)
+		return
+	}
+	if s.dlq == nil {
+		return
+	}
+	dm := &message{data: d, seq: m.seq, enqueued: m.enqueued, deliveryCount: m.deliveryCount, dlSource: s.source,
+		modified: m.modified}
+	dl := s.dlq
+	// The DLQ has its own lock; it is only ever taken after its parent's.
+	dl.mu.Lock()
+	dl.insertAllLocked(dm)
+	dl.bySeq[dm.seq] = dm
+	if dm.seq >= dl.nextSeq {
+		dl.nextSeq = dm.seq + 1
+	}
+	dl.pushAvailLocked(dm)
+	dl.dispatchLocked(now)
+	dl.mu.Unlock()
+	s.b.persistDeadLetter(s, dm)
+}
+
+// expireLocked handles a message whose time to live ran out.
+func (s *store) expireLocked(m *message, now time.Time) {
+	if s.set.dlqOnExpiry && s.dlq != nil {
+		s.deadLetterLocked(m, "TTLExpiredException", "The message expired and was dead lettered.", now)
+		return
+	}
+	s.removeLocked(m)
+	s.b.persistRemove(s, m)
+}
+
+// renew extends a lock.
+func (s *store) renew(token amqp.UUID) (time.Time, settleResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.lookupLocked(token)
+	if m == nil {
+		return time.Time{}, lockLost
+	}
+	m.lockedUntil = time.Now().Add(s.set.lockDuration)
+	return m.lockedUntil, settled
+}
+
+// sweep expires locks, activates scheduled messages and drops expired ones.
+func (s *store) sweep(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := false
+	for _, m := range s.locks {
+		if now.After(m.lockedUntil) {
+			s.unlockLocked(m)
+			s.attemptFailedLocked(m, now)
+			changed = true
+		}
+	}
+	for seq, m := range s.bySeq {
+		_ = seq
+		if m.scheduledState && !now.Before(m.scheduledAt) {
+			m.scheduledState = false
+			m.enqueued = now
+			s.pushAvailLocked(m)
+			changed = true
+		}
+	}
+	if s.expiring > 0 {
+		for _, m := range s.all {
+			if m.gone || m.expires.IsZero() || now.Before(m.expires) || m.locked || m.scheduledState {
+				continue
+			}
+			s.expireLocked(m, now)
+		}
+	}
+	for id, t := range s.dup {
+		if now.Sub(t) > s.set.dupWindow {
+			delete(s.dup, id)
+		}
+	}
+	if changed {
+		s.dispatchLocked(now)
+	}
+}
+
+// peek returns up to n messages from seq on, in sequence order, unlocked.
+func (s *store) peek(from int64, n int) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := sort.Search(len(s.all), func(i int) bool { return s.all[i].seq >= from })
+	var out [][]byte
+	for ; i < len(s.all) && len(out) < n; i++ {
+		m := s.all[i]
+		if m.gone {
+			continue
+		}
+		b, err := encodeDelivered(m, time.Time{}, nil)
+		if err != nil {
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// receiveDeferred locks deferred messages by sequence number.
+func (s *store) receiveDeferred(seqs []int64, peekLock bool) ([][]byte, []amqp.UUID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	var out [][]byte
+	var tokens []amqp.UUID
+	for _, seq := range seqs {
+		m := s.bySeq[seq]
+		if m == nil || !m.deferred || m.locked {
+			continue
+		}
+		token := newLockToken()
+		var until time.Time
+		if peekLock {
+			until = now.Add(s.set.lockDuration)
+		}
+		b, err := encodeDelivered(m, until, map[any]any{amqp.Symbol(annLockToken): token})
+		if err != nil {
+			continue
+		}
+		if peekLock {
+			m.locked, m.lockToken, m.lockedUntil = true, token, until
+			s.locks[token] = m
+		} else {
+			s.removeLocked(m)
+			s.b.persistRemove(s, m)
+		}
+		out = append(out, b)
+		tokens = append(tokens, token)
+	}
+	return out, tokens
+}
+
+// cancelScheduled removes scheduled messages; unknown numbers are ignored.
+func (s *store) cancelScheduled(seqs []int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, seq := range seqs {
+		if m := s.bySeq[seq]; m != nil && m.scheduledState {
+			s.removeLocked(m)
+			s.b.persistRemove(s, m)
+		}
+	}
+}
+
+// count reports the number of messages held (for tests and diagnostics).
+func (s *store) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.bySeq)
+}
+
+// send accepts a message sent to this queue: duplicate detection, then
+// auto-forwarding or enqueueing.
+func (s *store) send(d *msgData, now time.Time) {
+	if s.set.dupDetection {
+		s.mu.Lock()
+		dup := isDuplicate(s.dup, s.set, d.messageID, now)
+		s.mu.Unlock()
+		if dup {
+			return
+		}
+	}
+	if s.set.forwardTo != "" {
+		s.b.forward(s.set.forwardTo, d)
+		return
+	}
+	s.enqueue(d, now)
+}

@@ -1,0 +1,335 @@
+package servicebus
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/contoso/orderflow/localazure/amqp"
+)
+
+// linkKind tells what a link is for.
+type linkKind int
+
+const (
+	kindCBSRequest  linkKind = iota // client -> $cbs
+	kindReply                       // $cbs or $management -> client (reply-to)
+	kindMgmtRequest                 // client -> <entity>/$management
+	kindSend                        // client -> queue or topic
+	kindReceive                     // queue, subscription or DLQ -> client
+)
+
+type linkState struct {
+	kind  linkKind
+	ref   entityRef
+	store *store
+	cons  *consumer
+}
+
+// connHandler is the broker's view of one client connection: the tokens put on
+// it and the links that carry replies.
+type connHandler struct {
+	b *Broker
+	c *amqp.Conn
+
+	mu      sync.Mutex
+	grants  []grant
+	replies map[string]*amqp.Link // by target address and by link name
+	tagSeq  atomic.Uint64
+}
+
+func newConnHandler(b *Broker, c *amqp.Conn) *connHandler {
+	return &connHandler{b: b, c: c, replies: map[string]*amqp.Link{}}
+}
+
+func entityNotFound(addr string) *amqp.Error {
+	return &amqp.Error{Condition: amqp.ErrNotFound,
+		Description: fmt.Sprintf("The messaging entity '%s' could not be found. To know more visit https://aka.ms/sbResourceMgrExceptions.", addr)}
+}
+
+// authorize checks that a token put on this connection grants r on the entity.
+func (h *connHandler) authorize(r right, p, scope string) *amqp.Error {
+	now := time.Now()
+	h.mu.Lock()
+	grants := h.grants
+	h.mu.Unlock()
+	haveToken := false
+	for _, g := range grants {
+		if now.After(g.expires) || !covers(g.audience, p) {
+			continue
+		}
+		haveToken = true
+		if h.b.allows(g, r, p, scope, now) {
+			return nil
+		}
+	}
+	if !haveToken {
+		return &amqp.Error{Condition: amqp.ErrUnauthorized,
+			Description: fmt.Sprintf("Unauthorized access. A valid token for '%s' was not put on the $cbs node of this connection.", p)}
+	}
+	return &amqp.Error{Condition: amqp.ErrUnauthorized,
+		Description: fmt.Sprintf("Unauthorized access. '%s' claim(s) are required to perform this operation. Resource: '%s'.", r, p)}
+}
+
+func (h *connHandler) Attach(l *amqp.Link) *amqp.Error {
+	if l.Role == amqp.RoleReceiver {
+		return h.attachIncoming(l)
+	}
+	return h.attachOutgoing(l)
+}
+
+// attachIncoming handles a link on which the client sends.
+func (h *connHandler) attachIncoming(l *amqp.Link) *amqp.Error {
+	if l.Target == nil || l.Target.Address == "" {
+		return &amqp.Error{Condition: amqp.ErrInvalidField, Description: "the link has no target address"}
+	}
+	addr := l.Target.Address
+	if strings.EqualFold(entityPath(addr), "$cbs") {
+		l.Credit = 100
+		l.Value = &linkState{kind: kindCBSRequest}
+		return nil
+	}
+	ref, ok := h.b.resolve(addr)
+	if !ok {
+		return entityNotFound(addr)
+	}
+	if ref.mgmt {
+		if e := h.requireToken(ref.path); e != nil {
+			return e
+		}
+		l.Credit = 100
+		l.MaxMessageSize = MaxMessageSize
+		l.Value = &linkState{kind: kindMgmtRequest, ref: ref}
+		return nil
+	}
+	if ref.queue == nil && ref.topic == nil {
+		return &amqp.Error{Condition: amqp.ErrNotAllowed,
+			Description: fmt.Sprintf("Cannot send to '%s': messages can only be sent to queues and topics.", addr)}
+	}
+	if e := h.authorize(rightSend, ref.path, ref.sendScope); e != nil {
+		return e
+	}
+	l.MaxMessageSize = MaxMessageSize
+	l.Credit = 5000
+	l.Value = &linkState{kind: kindSend, ref: ref}
+	return nil
+}
+
+// requireToken checks that some unexpired token covers p (for $management links,
+// whose operations are then authorized one by one).
+func (h *connHandler) requireToken(p string) *amqp.Error {
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, g := range h.grants {
+		if !now.After(g.expires) && covers(g.audience, p) {
+			return nil
+		}
+	}
+	return &amqp.Error{Condition: amqp.ErrUnauthorized,
+		Description: fmt.Sprintf("Unauthorized access. A valid token for '%s' was not put on the $cbs node of this connection.", p)}
+}
+
+// attachOutgoing handles a link on which the client receives.
+func (h *connHandler) attachOutgoing(l *amqp.Link) *amqp.Error {
+	if l.Source == nil || l.Source.Address == "" {
+		return &amqp.Error{Condition: amqp.ErrInvalidField, Description: "the link has no source address"}
+	}
+	addr := l.Source.Address
+	isCBS := strings.EqualFold(entityPath(addr), "$cbs")
+	ref, ok := h.b.resolve(addr)
+	if isCBS || (ok && ref.mgmt) {
+		l.Value = &linkState{kind: kindReply, ref: ref}
+		h.mu.Lock()
+		if l.Target != nil && l.Target.Address != "" {
+			h.replies[l.Target.Address] = l
+		}
+		h.replies[l.Name] = l
+		h.mu.Unlock()
+		return nil
+	}
+	if !ok {
+		return entityNotFound(addr)
+	}
+	if ref.store == nil {
+		return &amqp.Error{Condition: amqp.ErrNotAllowed,
+			Description: fmt.Sprintf("Cannot receive from topic '%s': receive from one of its subscriptions, '<topic>/Subscriptions/<name>'.", addr)}
+	}
+	if _, ok := l.Source.Filter[amqp.Symbol("com.microsoft:session-filter")]; ok {
+		return &amqp.Error{Condition: amqp.ErrNotImplemented,
+			Description: "sessions are not supported by localazure's Service Bus"}
+	}
+	if e := h.authorize(rightListen, ref.path, ref.store.scope); e != nil {
+		return e
+	}
+	cons := &consumer{link: l, peekLock: l.SndSettleMode != amqp.SndSettled}
+	l.MaxMessageSize = MaxMessageSize
+	l.Value = &linkState{kind: kindReceive, ref: ref, store: ref.store, cons: cons}
+	ref.store.addConsumer(cons)
+	return nil
+}
+
+func (h *connHandler) Flow(l *amqp.Link) {
+	if st, ok := l.Value.(*linkState); ok && st.kind == kindReceive {
+		st.store.dispatch()
+	}
+}
+
+func (h *connHandler) Message(l *amqp.Link, d *amqp.Delivery) amqp.DeliveryState {
+	st, ok := l.Value.(*linkState)
+	if !ok {
+		return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrIllegalState, Description: "link was refused"}}
+	}
+	switch st.kind {
+	case kindCBSRequest:
+		h.handleCBS(d)
+		return &amqp.Accepted{}
+	case kindMgmtRequest:
+		h.handleManagement(st.ref, d)
+		return &amqp.Accepted{}
+	case kindSend:
+		return h.handleSend(st.ref, d)
+	}
+	return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrNotAllowed, Description: "this link does not accept messages"}}
+}
+
+// handleSend stores a message (or a batch) sent to a queue or topic.
+func (h *connHandler) handleSend(ref entityRef, d *amqp.Delivery) amqp.DeliveryState {
+	var batch []*msgData
+	if d.Format == amqp.BatchFormat {
+		var outer amqp.Message
+		if err := outer.Unmarshal(d.Payload); err != nil {
+			return decodeRejected(err)
+		}
+		batch = make([]*msgData, 0, len(outer.Data))
+		for _, raw := range outer.Data {
+			md, err := parseMessage(raw)
+			if err != nil {
+				return decodeRejected(err)
+			}
+			batch = append(batch, md)
+		}
+	} else {
+		md, err := parseMessage(d.Payload)
+		if err != nil {
+			return decodeRejected(err)
+		}
+		batch = []*msgData{md}
+	}
+	now := time.Now()
+	for _, md := range batch {
+		if ref.queue != nil {
+			ref.queue.send(md, now)
+		} else {
+			ref.topic.publish(md, now)
+		}
+	}
+	return &amqp.Accepted{}
+}
+
+func decodeRejected(err error) amqp.DeliveryState {
+	return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrDecode, Description: err.Error()}}
+}
+
+// Disposition applies a receiver's settlement of a peek-locked message and
+// answers as Service Bus does.
+func (h *connHandler) Disposition(l *amqp.Link, od *amqp.OutDelivery, state amqp.DeliveryState, settled bool) amqp.DeliveryState {
+	ref, ok := od.Value.(*lockRef)
+	if !ok {
+		return nil
+	}
+	lost := &amqp.Rejected{Error: &amqp.Error{Condition: "com.microsoft:message-lock-lost",
+		Description: "The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue."}}
+	var res settleResult
+	var reply amqp.DeliveryState
+	switch s := state.(type) {
+	case *amqp.Accepted:
+		res, reply = ref.s.complete(ref.token), &amqp.Accepted{}
+	case *amqp.Released:
+		res, reply = ref.s.abandon(ref.token, false, nil), s
+	case *amqp.Modified:
+		if s.UndeliverableHere {
+			res = ref.s.deferMsg(ref.token, s.MessageAnnotations)
+		} else {
+			res = ref.s.abandon(ref.token, true, s.MessageAnnotations)
+		}
+		reply = s
+	case *amqp.Rejected:
+		reason, desc := "", ""
+		if s.Error != nil {
+			reason, _ = s.Error.Info[propDLReason].(string)
+			if reason == "" {
+				reason, _ = s.Error.Info[amqp.Symbol(propDLReason)].(string)
+			}
+			desc, _ = s.Error.Info[propDLDescription].(string)
+			if desc == "" {
+				desc, _ = s.Error.Info[amqp.Symbol(propDLDescription)].(string)
+			}
+		}
+		res = ref.s.deadLetter(ref.token, reason, desc)
+		// A bare rejected: echoing the error makes clients treat it as a failure.
+		reply = &amqp.Rejected{}
+	default:
+		return nil // a non-terminal state
+	}
+	switch res {
+	case lockLost:
+		return lost
+	case notFound:
+		return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrNotAllowed,
+			Description: "messages in a dead-letter queue cannot be dead-lettered"}}
+	}
+	return reply
+}
+
+func (h *connHandler) Detached(l *amqp.Link, unsent []*amqp.OutDelivery) {
+	st, ok := l.Value.(*linkState)
+	if !ok {
+		return
+	}
+	switch st.kind {
+	case kindReceive:
+		st.store.removeConsumer(l, unsent)
+	case kindReply:
+		h.mu.Lock()
+		for k, v := range h.replies {
+			if v == l {
+				delete(h.replies, k)
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
+func (h *connHandler) Closed(err error) {
+	h.b.forgetConn(h.c)
+}
+
+// reply sends a response to the link named by the request's reply-to: the
+// link whose target address, or failing that whose name, equals it.
+func (h *connHandler) reply(req *amqp.Message, resp *amqp.Message) {
+	if req.Properties == nil || req.Properties.ReplyTo == "" {
+		return
+	}
+	h.mu.Lock()
+	l := h.replies[req.Properties.ReplyTo]
+	h.mu.Unlock()
+	if l == nil {
+		h.b.log.Debug("no reply link for request", "reply-to", req.Properties.ReplyTo)
+		return
+	}
+	if resp.Properties == nil {
+		resp.Properties = &amqp.Properties{}
+	}
+	resp.Properties.CorrelationID = req.Properties.MessageID
+	payload, err := resp.AppendBinary(nil)
+	if err != nil {
+		h.b.log.Error("encoding a reply", "err", err)
+		return
+	}
+	tag := binary.BigEndian.AppendUint64(nil, h.tagSeq.Add(1))
+	_ = l.Send(&amqp.OutDelivery{Tag: tag, Payload: payload, PreSettled: true})
+}
