@@ -9,21 +9,24 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/contoso/orderflow/platform/orders"
 )
 
-// allowedAttachmentTypes is the content-type allow-list. Each type is also
-// checked against the bytes (http.DetectContentType), so a renamed executable
+// DefaultAttachmentTypes is the default content-type allow-list.
+var DefaultAttachmentTypes = []string{"application/pdf", "image/png", "image/jpeg", "text/plain"}
+
+// sniffable are the types http.DetectContentType recognises. An attachment
+// declared as one of them must also look like it, so a renamed executable
 // declared as image/png is refused rather than stored and later served.
-var allowedAttachmentTypes = map[string]bool{
-	"application/pdf": true,
-	"image/png":       true,
-	"image/jpeg":      true,
-	"text/plain":      true,
+var sniffable = map[string]bool{
+	"application/pdf": true, "image/png": true, "image/jpeg": true, "image/gif": true,
+	"image/webp": true, "image/bmp": true, "text/plain": true, "application/zip": true,
 }
 
 // multipartOverhead is what the multipart framing around the file may add to
@@ -63,7 +66,7 @@ func (s *Server) uploadAttachment(c echo.Context) error {
 	if err := orders.ValidateAttachmentName(name); err != nil {
 		return renameField(err, attachmentField)
 	}
-	declared, err := declaredType(part.Header.Get(echo.HeaderContentType))
+	declared, err := s.declaredType(part.Header.Get(echo.HeaderContentType))
 	if err != nil {
 		return err
 	}
@@ -74,7 +77,7 @@ func (s *Server) uploadAttachment(c echo.Context) error {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return uploadReadError(err, maxFile)
 	}
-	if sniffed := sniffType(head); sniffed != declared {
+	if sniffed := sniffType(head); sniffed != declared && (sniffable[declared] || sniffed == "text/html") {
 		return &orders.Error{Code: orders.EUNSUPPORTED,
 			Message: fmt.Sprintf("The file's content is %s, not the declared %s.", sniffed, declared),
 			Fields:  []orders.FieldError{{Field: attachmentField, Message: "content does not match its type " + declared}}}
@@ -119,16 +122,17 @@ func nextFilePart(mr *multipart.Reader) (*multipart.Part, error) {
 }
 
 // declaredType returns the part's media type if it is on the allow-list.
-func declaredType(header string) (string, error) {
+func (s *Server) declaredType(header string) (string, error) {
 	mt, _, err := mime.ParseMediaType(header)
-	if err != nil || !allowedAttachmentTypes[mt] {
+	if err != nil || !slices.Contains(s.limits.AllowedTypes, mt) {
 		shown := mt
 		if shown == "" {
 			shown = "missing"
 		}
+		allowed := strings.Join(s.limits.AllowedTypes, ", ")
 		return "", &orders.Error{Code: orders.EUNSUPPORTED,
-			Message: fmt.Sprintf("Attachments of type %s are not accepted; send PDF, PNG, JPEG or plain text.", shown),
-			Fields:  []orders.FieldError{{Field: attachmentField, Message: "must be a PDF, PNG, JPEG or plain text file"}}}
+			Message: fmt.Sprintf("Attachments of type %s are not accepted; send one of %s.", shown, allowed),
+			Fields:  []orders.FieldError{{Field: attachmentField, Message: "must be one of " + allowed}}}
 	}
 	return mt, nil
 }

@@ -199,7 +199,7 @@ func jsonError(err error, prefix string) error {
 	}
 	// encoding/json reports unknown fields only as text: json: unknown field "x".
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		if uq, uerr := strconv.Unquote(name); uerr == nil {
+		if uq, uerr := strconv.Unquote(name); uerr == nil && uq != "" {
 			name = uq
 		}
 		return &orders.Error{Code: orders.EINVALID, Message: "The order has a field this API does not know.", Err: err,

@@ -157,11 +157,11 @@ func TestPlaceOrderValidation(t *testing.T) {
 
 func TestPlaceOrderMalformedBodies(t *testing.T) {
 	for name, body := range map[string]string{
-		"empty":        ``,
-		"not JSON":     `customerId=c`,
-		"truncated":    `{"customerId":"c",`,
-		"array":        `[1,2]`,
-		"two objects":  `{"customerId":"c","items":[{"productId":"mug-ceramic","quantity":1}]}{}`,
+		"empty":         ``,
+		"not JSON":      `customerId=c`,
+		"truncated":     `{"customerId":"c",`,
+		"array":         `[1,2]`,
+		"two objects":   `{"customerId":"c","items":[{"productId":"mug-ceramic","quantity":1}]}{}`,
 		"trailing junk": `{"customerId":"c","items":[{"productId":"mug-ceramic","quantity":1}]} x`,
 	} {
 		t.Run(name, func(t *testing.T) {

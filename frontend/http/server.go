@@ -45,6 +45,8 @@ type Limits struct {
 	MaxBodyBytes int64
 	// MaxAttachmentBytes bounds one attachment (default orders.MaxAttachmentBytes).
 	MaxAttachmentBytes int64
+	// AllowedTypes is the attachment media type allow-list (default DefaultAttachmentTypes).
+	AllowedTypes []string
 	// Heartbeat is the interval of SSE comment lines that keep proxies from
 	// closing an idle stream (default 15 s).
 	Heartbeat time.Duration
@@ -59,6 +61,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxAttachmentBytes <= 0 {
 		l.MaxAttachmentBytes = orders.MaxAttachmentBytes
+	}
+	if len(l.AllowedTypes) == 0 {
+		l.AllowedTypes = DefaultAttachmentTypes
 	}
 	if l.Heartbeat <= 0 {
 		l.Heartbeat = 15 * time.Second
@@ -83,7 +88,7 @@ type Server struct {
 	log          *slog.Logger
 	limits       Limits
 
-	echo     *echo.Echo
+	echo         *echo.Echo
 	drainingFlag atomic.Bool
 }
 
