@@ -115,9 +115,9 @@ type ArrayLit struct {
 
 // ObjectLit is {"k": v, ...}.
 type ObjectLit struct {
-	Keys  []string
-	Vals  []Expr
-	P     int
+	Keys []string
+	Vals []Expr
+	P    int
 }
 
 func (e *Lit) pos() int       { return e.P }

@@ -1,0 +1,204 @@
+package cosmos
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// database is one Cosmos database.
+type database struct {
+	id   string
+	rid  string // 4 bytes, base64
+	num  uint32
+	ts   int64
+	etag string
+
+	mu       sync.RWMutex
+	colls    map[string]*collection
+	order    []string // creation order, for listing
+	nextColl uint32
+}
+
+// collection is one container. Documents are kept per logical partition (the
+// canonical JSON of the partition key values), each with its own lock, so writers to
+// different partitions do not contend and a batch can lock exactly one partition.
+type collection struct {
+	db     *database
+	id     string
+	rid    string // db 4 bytes + coll 4 bytes, base64
+	num    uint32
+	ts     int64
+	etag   string
+	props  map[string]any // the properties the client sent, plus system properties
+	paths  [][]string     // partition key paths split into segments
+	pkKind string
+
+	lsn     atomic.Uint64 // per-container logical sequence number: session tokens, etags
+	nextDoc atomic.Uint64 // document resource ids and creation order
+
+	mu    sync.RWMutex
+	parts map[string]*partition
+}
+
+type partition struct {
+	mu   sync.RWMutex
+	docs map[string]*document
+}
+
+// document is a stored item: the JSON exactly as served (system properties
+// included) and its decoded form for queries and patches. A document is immutable
+// once stored; writes replace the pointer.
+type document struct {
+	id   string
+	pk   string // canonical partition key JSON
+	raw  []byte
+	val  map[string]any
+	etag string // quoted, as served
+	ts   int64
+	rid  string
+	seq  uint64 // creation order, kept across replaces, for stable query order
+}
+
+// encodeRID renders resource-id bytes the way Cosmos does: standard base64 with
+// '/' replaced by '-', so that rids are safe in paths.
+func encodeRID(b []byte) string {
+	s := base64.StdEncoding.EncodeToString(b)
+	out := []byte(s)
+	for i, c := range out {
+		if c == '/' {
+			out[i] = '-'
+		}
+	}
+	return string(out)
+}
+
+func dbRID(n uint32) string {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], n)
+	return encodeRID(b[:])
+}
+
+func collRID(db, coll uint32) string {
+	var b [8]byte
+	binary.LittleEndian.PutUint32(b[:4], db)
+	// Cosmos sets the top bit of a collection's id.
+	binary.BigEndian.PutUint32(b[4:], coll|0x80000000)
+	return encodeRID(b[:])
+}
+
+func docRID(db, coll uint32, doc uint64) string {
+	var b [16]byte
+	binary.LittleEndian.PutUint32(b[:4], db)
+	binary.BigEndian.PutUint32(b[4:8], coll|0x80000000)
+	binary.LittleEndian.PutUint64(b[8:], doc)
+	return encodeRID(b[:])
+}
+
+// partitionFor returns the partition for key, creating it when create is set.
+func (c *collection) partitionFor(key string, create bool) *partition {
+	c.mu.RLock()
+	p := c.parts[key]
+	c.mu.RUnlock()
+	if p != nil || !create {
+		return p
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p = c.parts[key]; p == nil {
+		p = &partition{docs: map[string]*document{}}
+		c.parts[key] = p
+	}
+	return p
+}
+
+// snapshot returns the documents of one partition (key != "") or of all partitions,
+// in creation order, for queries and read feeds.
+func (c *collection) snapshot(key string, all bool) []*document {
+	var parts []*partition
+	c.mu.RLock()
+	if all {
+		parts = make([]*partition, 0, len(c.parts))
+		for _, p := range c.parts {
+			parts = append(parts, p)
+		}
+	} else if p := c.parts[key]; p != nil {
+		parts = append(parts, p)
+	}
+	c.mu.RUnlock()
+	var out []*document
+	for _, p := range parts {
+		p.mu.RLock()
+		for _, d := range p.docs {
+			out = append(out, d)
+		}
+		p.mu.RUnlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
+}
+
+// count returns the number of documents (for diagnostics and tests).
+func (c *collection) count() int {
+	return len(c.snapshot("", true))
+}
+
+// pkValues extracts the partition key values from a decoded document; a missing
+// value is undefined, which Cosmos encodes as {} in a partition key.
+func (c *collection) pkValues(doc map[string]any) []any {
+	vals := make([]any, len(c.paths))
+	for i, path := range c.paths {
+		var cur any = doc
+		for _, seg := range path {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				cur = undefinedPK
+				break
+			}
+			v, ok := m[seg]
+			if !ok {
+				cur = undefinedPK
+				break
+			}
+			cur = v
+		}
+		vals[i] = cur
+	}
+	return vals
+}
+
+// undefinedPK marks a missing partition key value; it encodes as {}.
+var undefinedPK = map[string]any{}
+
+// pkKey renders partition key values canonically: the JSON array Cosmos uses in the
+// x-ms-documentdb-partitionkey header, with strings escaped the same way whichever
+// SDK produced them.
+func pkKey(vals []any) string {
+	b, err := json.Marshal(vals)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// canonicalPKHeader decodes the partition key header and re-encodes it canonically.
+func canonicalPKHeader(h string) (string, []any, bool) {
+	var vals []any
+	if err := json.Unmarshal([]byte(h), &vals); err != nil {
+		// A bare value (some clients send "value" without the array) is accepted.
+		var v any
+		if err2 := json.Unmarshal([]byte(h), &v); err2 != nil {
+			return "", nil, false
+		}
+		vals = []any{v}
+	}
+	for i, v := range vals {
+		if m, ok := v.(map[string]any); ok && len(m) == 0 {
+			vals[i] = undefinedPK
+		}
+	}
+	return pkKey(vals), vals, true
+}
