@@ -554,7 +554,7 @@ func appendPerformative(b []byte, body any) ([]byte, error) {
 		if p.State != nil {
 			st = p.State
 		}
-		return appendComposite(b, descTransfer, p.Handle, u32ptr(p.DeliveryID), p.DeliveryTag, u32ptr(p.MessageFormat),
+		return appendComposite(b, descTransfer, p.Handle, u32ptr(p.DeliveryID), binOrNil(p.DeliveryTag), u32ptr(p.MessageFormat),
 			settled, p.More, u8ptr(p.RcvSettleMode), st, p.Resume, p.Aborted, p.Batchable)
 	case *Disposition:
 		var st any
@@ -571,11 +571,19 @@ func appendPerformative(b []byte, body any) ([]byte, error) {
 	case *SASLMechanisms:
 		return appendComposite(b, descSASLMechanisms, p.Mechanisms)
 	case *SASLOutcome:
-		return appendComposite(b, descSASLOutcome, p.Code, p.AdditionalData)
+		return appendComposite(b, descSASLOutcome, p.Code, binOrNil(p.AdditionalData))
 	case *SASLInit:
-		return appendComposite(b, descSASLInit, p.Mechanism, p.InitialResponse, strOrNil(p.Hostname))
+		return appendComposite(b, descSASLInit, p.Mechanism, binOrNil(p.InitialResponse), strOrNil(p.Hostname))
 	}
 	return nil, malformed("cannot encode performative %T", body)
+}
+
+// binOrNil keeps an absent binary field null rather than an empty binary.
+func binOrNil(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 func errOrNil(e *Error) any {
