@@ -34,6 +34,13 @@ func (h *connHandler) putToken(req *amqp.Message) (int, string) {
 	if !ok || name == "" {
 		return 400, "put-token needs the token as an amqp-value string and the audience in 'name'"
 	}
+	if p := entityPath(name); p != "" {
+		if _, ok := h.b.resolve(p); !ok {
+			// Service Bus answers a token for an unknown entity with 404, which
+			// clients report as "entity not found".
+			return 404, "The messaging entity '" + name + "' could not be found."
+		}
+	}
 	now := time.Now()
 	var g grant
 	var err error

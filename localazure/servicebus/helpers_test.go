@@ -127,7 +127,7 @@ func (tb *testBroker) credClient(t testing.TB, cred azcore.TokenCredential) *azs
 	t.Helper()
 	c, err := azservicebus.NewClient(tb.ns, cred, &azservicebus.ClientOptions{
 		TLSConfig:      &tls.Config{RootCAs: tb.ca.Pool(), ServerName: tb.ns},
-		CustomEndpoint: "https://" + tb.tlsAddr,
+		CustomEndpoint: tb.tlsAddr,
 		RetryOptions:   azservicebus.RetryOptions{MaxRetries: 1, RetryDelay: 10 * time.Millisecond},
 	})
 	if err != nil {
