@@ -62,6 +62,8 @@ type FrontendSettings struct {
 	MaxBodyBytes           int64
 	MaxAttachmentBytes     int64
 	AllowedAttachmentTypes []string
+	ReconcileInterval      time.Duration // 0 = outbox reconciler disabled
+	ReconcileMinAge        time.Duration
 }
 
 // BackendSettings are read only by the backend.
@@ -70,8 +72,6 @@ type BackendSettings struct {
 	Concurrency       int
 	Prefetch          int
 	LockRenewInterval time.Duration
-	ReconcileInterval time.Duration // 0 = reconciler disabled
-	ReconcileMinAge   time.Duration
 }
 
 // Config is the whole configuration of either service.
@@ -233,18 +233,16 @@ func Load(getenv func(string) string) (Config, error) {
 	if len(c.Frontend.AllowedAttachmentTypes) == 0 {
 		l.missing(EnvAllowedAttachmentTypes, "")
 	}
+	c.Frontend.ReconcileMinAge = l.duration(EnvReconcileMinAge, time.Second, 24*time.Hour)
+	if s := l.str(EnvReconcileInterval); s != "0" {
+		c.Frontend.ReconcileInterval = l.duration(EnvReconcileInterval, 100*time.Millisecond, 24*time.Hour)
+	}
 
 	c.Backend = BackendSettings{
 		HealthAddr:        l.addr(EnvHealthAddr),
 		Concurrency:       int(l.int64(EnvWorkerConcurrency, 1, 256)),
 		Prefetch:          int(l.int64(EnvWorkerPrefetch, 0, 1000)),
 		LockRenewInterval: l.duration(EnvLockRenewInterval, time.Second, 5*time.Minute),
-		ReconcileMinAge:   l.duration(EnvReconcileMinAge, time.Second, 24*time.Hour),
-	}
-	if s := l.str(EnvReconcileInterval); s == "0" {
-		c.Backend.ReconcileInterval = 0
-	} else {
-		c.Backend.ReconcileInterval = l.duration(EnvReconcileInterval, 100*time.Millisecond, 24*time.Hour)
 	}
 
 	if len(l.problems) > 0 {

@@ -44,8 +44,8 @@ func TestLoadDefaults(t *testing.T) {
 		strings.Join(c.Frontend.AllowedAttachmentTypes, ",") != "image/png,image/jpeg,application/pdf,text/plain" {
 		t.Errorf("frontend defaults wrong: %+v", c.Frontend)
 	}
-	if c.Backend.HealthAddr != ":8090" || c.Backend.Concurrency != 4 || c.Backend.ReconcileInterval != 30*time.Second ||
-		c.Backend.ReconcileMinAge != time.Minute || c.ShutdownTimeout != 25*time.Second || c.KeyVault.RefreshEvery != 5*time.Minute {
+	if c.Backend.HealthAddr != ":8090" || c.Backend.Concurrency != 4 || c.Frontend.ReconcileInterval != 30*time.Second ||
+		c.Frontend.ReconcileMinAge != time.Minute || c.ShutdownTimeout != 25*time.Second || c.KeyVault.RefreshEvery != 5*time.Minute {
 		t.Errorf("backend defaults wrong: %+v", c.Backend)
 	}
 }
@@ -66,7 +66,7 @@ func TestLoadOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.LogLevel != slog.LevelDebug || c.Backend.Concurrency != 16 || c.Backend.Prefetch != 32 || c.Backend.ReconcileInterval != 0 ||
+	if c.LogLevel != slog.LevelDebug || c.Backend.Concurrency != 16 || c.Backend.Prefetch != 32 || c.Frontend.ReconcileInterval != 0 ||
 		c.ServiceBus.Namespace != "127.0.0.1:5671" || strings.Join(c.Frontend.AllowedAttachmentTypes, ",") != "image/png,text/csv" ||
 		c.Identity != (config.Identity{ClientID: "cid", TenantID: "tid", FederatedTokenFile: "/var/run/token", AuthorityHost: "https://127.0.0.1:8443/"}) {
 		t.Errorf("overrides not applied: %+v", c)

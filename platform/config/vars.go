@@ -124,8 +124,8 @@ func Variables() []Var {
 		{Name: EnvWorkerConcurrency, Service: Backend, Default: "4", Description: "Messages processed in parallel.", Fix: "set it to an integer between 1 and 256"},
 		{Name: EnvWorkerPrefetch, Service: Backend, Default: "0", Description: "Extra messages requested per receive beyond those being processed (0 = none; prefetched messages' locks run while they wait).", Fix: "set it to an integer between 0 and 1000"},
 		{Name: EnvLockRenewInterval, Service: Backend, Default: "20s", Description: "How often the lock of a message still being processed is renewed; keep it well below the queue's lock duration.", Fix: "set it to a Go duration between 1s and 5m, e.g. 20s"},
-		{Name: EnvReconcileInterval, Service: Backend, Default: "30s", Description: "How often the outbox reconciler looks for unpublished orders; 0 disables it.", Fix: "set it to a Go duration, e.g. 30s, or 0 to disable"},
-		{Name: EnvReconcileMinAge, Service: Backend, Default: "60s", Description: "How old an unpublished Pending order must be before the reconciler re-sends it.", Fix: "set it to a Go duration of at least 1s, e.g. 60s"},
+		{Name: EnvReconcileInterval, Service: Frontend, Default: "30s", Description: "How often the outbox reconciler (which runs in the frontend, the one identity allowed to send to the orders queue) looks for unpublished orders; 0 disables it.", Fix: "set it to a Go duration, e.g. 30s, or 0 to disable"},
+		{Name: EnvReconcileMinAge, Service: Frontend, Default: "60s", Description: "How old an unpublished Pending order must be before the reconciler re-sends it.", Fix: "set it to a Go duration of at least 1s, e.g. 60s"},
 		{Name: EnvKeyRefreshInterval, Service: Both, Default: "5m", Description: "How often the current version of the signing key is re-read from Key Vault, so a rotation is picked up without a restart.", Fix: "set it to a Go duration between 10s and 24h, e.g. 5m"},
 	}
 }
