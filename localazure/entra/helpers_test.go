@@ -44,6 +44,26 @@ func testWorkloads() []Workload {
 	}
 }
 
+// startStub serves h over TLS like startEntra, for benchmark ceilings.
+func startStub(t testing.TB, h http.Handler) *testEnv {
+	t.Helper()
+	ca, err := tlsca.LoadOrCreate("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ca.ServerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(h)
+	ts.TLS = cfg
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, MaxIdleConnsPerHost: 64}}
+	t.Cleanup(client.CloseIdleConnections)
+	return &testEnv{url: ts.URL, client: client}
+}
+
 // startEntra serves a Server built from opts (AuthorityURL filled in) over TLS.
 func startEntra(t testing.TB, edit func(*Options)) *testEnv {
 	t.Helper()
