@@ -19,13 +19,13 @@ type scaledObject struct {
 }
 
 type scaledObjectSpec struct {
-	ScaleTargetRef        *scaleTarget     `json:"scaleTargetRef"`
-	PollingInterval       *int32           `json:"pollingInterval,omitempty"`
-	InitialCooldownPeriod *int32           `json:"initialCooldownPeriod,omitempty"`
-	CooldownPeriod        *int32           `json:"cooldownPeriod,omitempty"`
-	IdleReplicaCount      *int32           `json:"idleReplicaCount,omitempty"`
-	MinReplicaCount       *int32           `json:"minReplicaCount,omitempty"`
-	MaxReplicaCount       *int32           `json:"maxReplicaCount,omitempty"`
+	ScaleTargetRef        *scaleTarget `json:"scaleTargetRef"`
+	PollingInterval       *int32       `json:"pollingInterval,omitempty"`
+	InitialCooldownPeriod *int32       `json:"initialCooldownPeriod,omitempty"`
+	CooldownPeriod        *int32       `json:"cooldownPeriod,omitempty"`
+	IdleReplicaCount      *int32       `json:"idleReplicaCount,omitempty"`
+	MinReplicaCount       *int32       `json:"minReplicaCount,omitempty"`
+	MaxReplicaCount       *int32       `json:"maxReplicaCount,omitempty"`
 	Fallback              *struct {
 		FailureThreshold int32 `json:"failureThreshold"`
 		Replicas         int32 `json:"replicas"`
@@ -41,10 +41,10 @@ type scaleTarget struct {
 }
 
 type scaleTrigger struct {
-	Type              string `json:"type"`
-	Name              string `json:"name,omitempty"`
-	UseCachedMetrics  bool   `json:"useCachedMetrics,omitempty"`
-	MetricType        string `json:"metricType,omitempty"`
+	Type             string `json:"type"`
+	Name             string `json:"name,omitempty"`
+	UseCachedMetrics bool   `json:"useCachedMetrics,omitempty"`
+	MetricType       string `json:"metricType,omitempty"`
 	// additionalProperties: {type: string} in the CRD: numbers must be quoted.
 	Metadata          map[string]string `json:"metadata"`
 	AuthenticationRef *struct {

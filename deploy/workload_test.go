@@ -220,8 +220,8 @@ func selects(sel *metav1.LabelSelector, labels map[string]string) bool {
 
 type labelSet map[string]string
 
-func (l labelSet) Has(k string) bool    { _, ok := l[k]; return ok }
-func (l labelSet) Get(k string) string  { return l[k] }
+func (l labelSet) Has(k string) bool              { _, ok := l[k]; return ok }
+func (l labelSet) Get(k string) string            { return l[k] }
 func (l labelSet) Lookup(k string) (string, bool) { v, ok := l[k]; return v, ok }
 
 func keys[T any](m map[string]T) []string {
