@@ -43,6 +43,9 @@ type Checker struct {
 
 // NewChecker returns a Checker whose results stay fresh for ttl; each probe gets timeout.
 func NewChecker(checks []Check, ttl, timeout time.Duration, log *slog.Logger) *Checker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Checker{checks: checks, ttl: ttl, timeout: timeout, log: log}
 }
 

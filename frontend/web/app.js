@@ -8,6 +8,9 @@
   let products = [];
   let events = null; // the EventSource of the order being watched
 
+  // money formats integer cents; the demo catalog has no currency.
+  const money = (cents) => (cents / 100).toFixed(2);
+
   // ---- problem+json -------------------------------------------------------
 
   // readProblem turns a failed response into {title, detail, errors}; a body
@@ -96,7 +99,7 @@
     for (const p of products) {
       const o = document.createElement("option");
       o.value = p.id;
-      o.textContent = p.price ? `${p.name} (${p.price})` : p.name;
+      o.textContent = p.unitPrice ? `${p.name} — ${money(p.unitPrice)}` : p.name;
       select.append(o);
     }
     if (productId) select.value = productId;
@@ -190,6 +193,7 @@
     if (events) events.close();
     $("status-card").hidden = false;
     $("status-order-id").textContent = order.id;
+    $("status-total").textContent = order.total ? `Total ${money(order.total)}` : "";
     $("receipt-line").hidden = true;
     $("receipt").hidden = true;
     $("attachment-line").hidden = true;
@@ -316,6 +320,7 @@
       ["Token subject", tok.subject],
       ["Token audience", (tok.audience || []).join(", ")],
       ["Token expires", tok.expiresAt],
+      ["Token", id.tokenError],
     ];
     dl.replaceChildren();
     for (const [k, v] of rows) {
