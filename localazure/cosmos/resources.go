@@ -81,8 +81,23 @@ func validID(id string) *apiError {
 	return nil
 }
 
+// nextEtag renders an etag in the service's GUID-like shape, quoted.
 func (s *Server) nextEtag(lsn uint64) string {
-	return fmt.Sprintf("\"%08x-0000-0000-0000-%012x\"", s.epoch, lsn)
+	var b [40]byte
+	out := append(b[:0], '"')
+	out = appendHex(out, uint64(s.epoch), 8)
+	out = append(out, "-0000-0000-0000-"...)
+	out = appendHex(out, lsn, 12)
+	out = append(out, '"')
+	return string(out)
+}
+
+func appendHex(b []byte, v uint64, width int) []byte {
+	const digits = "0123456789abcdef"
+	for i := width - 1; i >= 0; i-- {
+		b = append(b, digits[(v>>(uint(i)*4))&0xf])
+	}
+	return b
 }
 
 // globalLSN numbers database and container changes for their etags.

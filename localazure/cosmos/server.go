@@ -198,6 +198,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch n := len(segs); {
 	case n == 0:
 		err = s.handleAccount(q)
+	case segs[0] == "addresses":
+		// .NET and Java default to direct mode, which resolves replica addresses here.
+		err = errBadRequest("Direct connectivity mode is not supported by the local Cosmos DB stand-in: configure the SDK for gateway mode (.NET ConnectionMode.Gateway, Java gatewayMode()).")
 	case segs[0] != "dbs":
 		err = errNotFound("Resource Not Found. Learn more: https://aka.ms/cosmosdb-tsg-not-found")
 	case n == 1:
@@ -303,7 +306,7 @@ func (s *Server) setCommon(q *request, charge string) http.Header {
 
 // sessionToken renders a session token for a container: <pkrange>:<version>#<lsn>.
 func sessionToken(c *collection) string {
-	return fmt.Sprintf("0:-1#%d", c.lsn.Load())
+	return "0:-1#" + strconv.FormatUint(c.lsn.Load(), 10)
 }
 
 // writeJSON writes a complete JSON response.

@@ -177,6 +177,13 @@ var undefinedPK = map[string]any{}
 // x-ms-documentdb-partitionkey header, with strings escaped the same way whichever
 // SDK produced them.
 func pkKey(vals []any) string {
+	// Fast path for the common single plain string: its JSON is known without
+	// encoding/json.
+	if len(vals) == 1 {
+		if str, ok := vals[0].(string); ok && plainJSONString(str) {
+			return `["` + str + `"]`
+		}
+	}
 	b, err := json.Marshal(vals)
 	if err != nil {
 		return ""
@@ -186,6 +193,9 @@ func pkKey(vals []any) string {
 
 // canonicalPKHeader decodes the partition key header and re-encodes it canonically.
 func canonicalPKHeader(h string) (string, []any, bool) {
+	if len(h) >= 4 && h[0] == '[' && h[1] == '"' && h[len(h)-2] == '"' && h[len(h)-1] == ']' && plainJSONString(h[2:len(h)-2]) {
+		return h, nil, true // already canonical: a single plain string
+	}
 	var vals []any
 	if err := json.Unmarshal([]byte(h), &vals); err != nil {
 		// A bare value (some clients send "value" without the array) is accepted.
@@ -201,4 +211,17 @@ func canonicalPKHeader(h string) (string, []any, bool) {
 		}
 	}
 	return pkKey(vals), vals, true
+}
+
+// plainJSONString reports whether s encodes in JSON as itself between quotes under
+// encoding/json's rules (printable ASCII other than the quote, backslash and the
+// HTML-escaped <, > and &).
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
