@@ -1,6 +1,7 @@
 package entra
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -88,7 +89,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, v1 bool) {
 		return
 	}
 	if err := s.checkAssertion(wl, f.Get("client_assertion")); err != nil {
-		s.writeError(w, r, err.(oauthError))
+		var oe oauthError
+		if !errors.As(err, &oe) {
+			oe = malformedAssertion()
+		}
+		s.writeError(w, r, oe)
 		return
 	}
 	tok, exp, err := s.accessToken(wl, resource)
