@@ -48,7 +48,6 @@ func benchHandler(b *testing.B, method, path string, body func(i int) []byte, pk
 	}
 }
 
-
 func signed(method, path string, body []byte, pk string, extra map[string]string) *http.Request {
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
 	date := time.Now().UTC().Format(http.TimeFormat)
