@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"math/big"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,9 +47,14 @@ func TestTenantDiscoveryDocuments(t *testing.T) {
 	if common["issuer"] != e.url+"/{tenantid}/v2.0" || common["token_endpoint"] != e.url+"/common/oauth2/v2.0/token" {
 		t.Errorf("common document %v", common)
 	}
-	status, bad := e.getJSON(t, "/not-a-tenant/v2.0/.well-known/openid-configuration")
-	if status != 400 || bad["error"] != "invalid_tenant" {
-		t.Errorf("unknown tenant discovery: %d %v", status, bad)
+	for _, p := range []string{"/not-a-tenant/v2.0/.well-known/openid-configuration", "/not-a-tenant/.well-known/openid-configuration", "/not-a-tenant/discovery/v2.0/keys"} {
+		status, bad := e.getJSON(t, p)
+		if status != 400 || bad["error"] != "invalid_tenant" || !strings.HasPrefix(bad["error_description"].(string), "AADSTS90002: Tenant 'not-a-tenant' not found.") {
+			t.Errorf("%s: %d %v", p, status, bad)
+		}
+	}
+	if e.srv.AuthorityURL() != e.url || e.srv.TenantID() != testTenant || len(e.srv.Workloads()) != 2 || e.srv.Workloads()[0].FederatedCredentials[0].Issuer != e.srv.IssuerURL() {
+		t.Error("accessors")
 	}
 }
 

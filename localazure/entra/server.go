@@ -30,6 +30,7 @@ type Server struct {
 
 	verifier *authz.TokenVerifier
 	now      func() time.Time
+	handler  http.Handler
 }
 
 // New validates opts and makes the server's signing keys.
@@ -69,11 +70,14 @@ func New(opts Options) (*Server, error) {
 		},
 	}
 	s.verifier = authz.NewTokenVerifier(s.stsIssuer, map[string]*rsa.PublicKey{entraKey.kid: &entraKey.priv.PublicKey})
+	s.handler = s.routes()
 	return s, nil
 }
 
 // Handler serves the issuer's and Entra's endpoints.
-func (s *Server) Handler() http.Handler {
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	ip := s.opts.IssuerPath
 	mux.HandleFunc("GET "+ip+"/.well-known/openid-configuration", s.issuerDiscovery)

@@ -140,6 +140,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"client secret", v2, form(func(f url.Values) { f.Del("client_assertion"); f.Set("client_secret", "s3cret") }), 401, "invalid_client", 7000215, "Invalid client secret"},
 		{"no credential", v2, form(func(f url.Values) { f.Del("client_assertion") }), 401, "invalid_client", 7000218, "'client_assertion' or 'client_secret'"},
 		{"no assertion type", v2, form(func(f url.Values) { f.Del("client_assertion_type") }), 400, "invalid_request", 900144, "'client_assertion_type'"},
+		{"unknown assertion type", v2, form(func(f url.Values) { f.Set("client_assertion_type", "urn:x") }), 400, "invalid_request", 90014, "'urn:x' is not supported"},
 		{"malformed assertion", v2, form(func(f url.Values) { f.Set("client_assertion", "not-a-jwt") }), 400, "invalid_request", 50027, "invalid or malformed"},
 		{"wrong issuer", v2, form(func(f url.Values) {
 			f.Set("client_assertion", forge("https://evil.example/oidc", "system:serviceaccount:orderflow:frontend"))

@@ -369,6 +369,12 @@ func TestSoftDelete(t *testing.T) {
 	}
 	_, err = e.secrets(t, readerOID).PurgeDeletedSecret(ctx, "expired-secret", nil)
 	wantResponseError(t, err, 403, "Forbidden")
+	_, err = e.secrets(t, readerOID).RecoverDeletedSecret(ctx, "expired-secret", nil)
+	wantResponseError(t, err, 403, "Forbidden")
+	_, err = c.RecoverDeletedSecret(ctx, "never-deleted", nil)
+	wantResponseError(t, err, 404, "SecretNotFound")
+	_, err = c.PurgeDeletedSecret(ctx, "never-deleted", nil)
+	wantResponseError(t, err, 404, "SecretNotFound")
 }
 
 func TestConcurrentReadersAndWriters(t *testing.T) {
