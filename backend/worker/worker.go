@@ -1,0 +1,308 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/contoso/orderflow/platform/orders"
+	"github.com/contoso/orderflow/platform/servicebus"
+	"github.com/contoso/orderflow/platform/telemetry"
+)
+
+// Queue is the peek-lock receiver the worker needs (*servicebus.Receiver in
+// production, a fake in tests).
+type Queue interface {
+	Receive(ctx context.Context, max int) ([]*servicebus.Message, error)
+	Complete(ctx context.Context, m *servicebus.Message) error
+	Abandon(ctx context.Context, m *servicebus.Message) error
+	DeadLetter(ctx context.Context, m *servicebus.Message, reason, description string) error
+	RenewLock(ctx context.Context, m *servicebus.Message) error
+}
+
+// Handler processes one message body (Processor.Process).
+type Handler interface {
+	Process(ctx context.Context, body []byte) error
+}
+
+// Worker receives messages and runs the handler on them.
+type Worker struct {
+	Queue   Queue
+	Handler Handler
+	Log     *slog.Logger
+
+	// Concurrency is how many messages are processed at once (default 1).
+	Concurrency int
+	// Prefetch is how many more messages may be received and held, lock renewed,
+	// waiting for a free slot (default 0).
+	Prefetch int
+	// LockRenewInterval is how often the lock of a held message is renewed (default 20s).
+	LockRenewInterval time.Duration
+	// ShutdownTimeout bounds how long Run waits for in-flight messages after its
+	// context is cancelled; then their processing is cancelled and they are abandoned.
+	ShutdownTimeout time.Duration
+	// RetryBase and RetryMax shape the backoff before a failed message is abandoned:
+	// RetryBase × 2^(deliveries−1), capped at RetryMax, with jitter (defaults 1s, 30s).
+	// The wait holds the lock (renewed), so the redelivery comes after it.
+	RetryBase, RetryMax time.Duration
+	// SettleTimeout bounds each settlement call (default 30s).
+	SettleTimeout time.Duration
+
+	lastReceiveErr atomic.Pointer[error]
+	processed      atomic.Int64
+}
+
+// Processed returns how many messages were settled (completed or dead-lettered).
+func (w *Worker) Processed() int64 { return w.processed.Load() }
+
+// Healthy reports the last receive failure, or nil if the last receive worked.
+func (w *Worker) Healthy() error {
+	if p := w.lastReceiveErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (w *Worker) defaults() {
+	if w.Concurrency <= 0 {
+		w.Concurrency = 1
+	}
+	if w.Prefetch < 0 {
+		w.Prefetch = 0
+	}
+	if w.LockRenewInterval <= 0 {
+		w.LockRenewInterval = 20 * time.Second
+	}
+	if w.ShutdownTimeout <= 0 {
+		w.ShutdownTimeout = 25 * time.Second
+	}
+	if w.RetryBase <= 0 {
+		w.RetryBase = time.Second
+	}
+	if w.RetryMax <= 0 {
+		w.RetryMax = 30 * time.Second
+	}
+	if w.SettleTimeout <= 0 {
+		w.SettleTimeout = 30 * time.Second
+	}
+	if w.Log == nil {
+		w.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run receives and processes messages until ctx is cancelled, then stops receiving,
+// gives in-flight messages ShutdownTimeout to finish, abandons the rest, and returns
+// nil. It returns early only if it is misconfigured.
+func (w *Worker) Run(ctx context.Context) error {
+	w.defaults()
+	if w.Queue == nil || w.Handler == nil {
+		return errors.New("worker: Queue and Handler are required")
+	}
+	// work outlives ctx by up to ShutdownTimeout, so in-flight messages can finish.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+
+	held := make(chan struct{}, w.Concurrency+w.Prefetch) // messages received, not yet settled
+	slots := make(chan struct{}, w.Concurrency)           // messages being processed
+	var wg sync.WaitGroup
+	failures := 0
+	for ctx.Err() == nil {
+		// Wait for room for one message, then take all room there is: that is how
+		// many the next receive asks for (the SDK grants exactly that much credit).
+		select {
+		case held <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		n := 1
+		for n < cap(held) {
+			select {
+			case held <- struct{}{}:
+				n++
+				continue
+			default:
+			}
+			break
+		}
+		msgs, err := w.Queue.Receive(ctx, n)
+		for i := len(msgs); i < n; i++ {
+			<-held
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			w.lastReceiveErr.Store(&err)
+			failures++
+			d := w.backoff(uint32(min(failures, 10)))
+			w.Log.WarnContext(ctx, "receive failed; retrying", "err", err, "retry_in", d)
+			sleep(ctx, d)
+			continue
+		}
+		w.lastReceiveErr.Store(nil)
+		failures = 0
+		for _, m := range msgs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-held }()
+				w.handle(ctx, work, slots, m)
+			}()
+		}
+	}
+
+	// Stopped receiving. Wait for in-flight work, then cut it short.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.ShutdownTimeout):
+		w.Log.Warn("shutdown timeout: cancelling in-flight messages", "timeout", w.ShutdownTimeout)
+		cancelWork()
+		<-done
+	}
+	return nil
+}
+
+// handle holds one message from receipt to settlement: renews its lock while it waits
+// for a slot and while it is processed, then completes, dead-letters or abandons it.
+func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *servicebus.Message) {
+	ctx := telemetry.ContextFromTraceparent(work, m.Traceparent())
+	log := w.Log.With("message_id", m.ID, "delivery_count", m.DeliveryCount)
+
+	procCtx, cancelProc := context.WithCancel(ctx)
+	defer cancelProc()
+	lockLost := make(chan struct{})
+	stopRenew := w.renewLoop(procCtx, m, func() { close(lockLost); cancelProc() }, log)
+	defer stopRenew()
+
+	// A prefetched message waits for a slot; on shutdown it is released unprocessed.
+	select {
+	case slots <- struct{}{}:
+	case <-recvCtx.Done():
+		w.settle(ctx, log, "abandon", func(c context.Context) error { return w.Queue.Abandon(c, m) })
+		return
+	case <-procCtx.Done():
+		return // lock lost while waiting
+	}
+	err := w.Handler.Process(procCtx, m.Body)
+	<-slots
+
+	select {
+	case <-lockLost:
+		// Someone else may hold the message now; settling would fail. The work done
+		// so far is idempotent, so the redelivery finishes it.
+		log.WarnContext(ctx, "lock lost while processing; leaving the message to its redelivery", "err", err)
+		return
+	default:
+	}
+
+	var dl *DeadLetterError
+	switch {
+	case err == nil:
+		if w.settle(ctx, log, "complete", func(c context.Context) error { return w.Queue.Complete(c, m) }) {
+			w.processed.Add(1)
+		}
+	case errors.As(err, &dl):
+		log.WarnContext(ctx, "dead-lettering message", "reason", dl.Reason, "description", dl.Description, "err", err)
+		if w.settle(ctx, log, "dead-letter", func(c context.Context) error { return w.Queue.DeadLetter(c, m, dl.Reason, dl.Description) }) {
+			w.processed.Add(1)
+		}
+	case !orders.IsRetryable(err) && work.Err() == nil:
+		// A permanent failure that is not the message's fault: retrying cannot fix it.
+		log.ErrorContext(ctx, "dead-lettering message after a permanent failure", "code", orders.ErrorCode(err), "err", err)
+		if w.settle(ctx, log, "dead-letter", func(c context.Context) error {
+			return w.Queue.DeadLetter(c, m, ReasonProcessingFailed, orders.ErrorMessage(err))
+		}) {
+			w.processed.Add(1)
+		}
+	default:
+		// Transient: wait (holding the renewed lock) so the redelivery is not
+		// immediate, then abandon. The queue's max delivery count ends the retries
+		// in the dead-letter queue. On shutdown, abandon at once.
+		d := w.backoff(m.DeliveryCount)
+		log.WarnContext(ctx, "processing failed; will retry", "err", err, "retry_in", d)
+		select {
+		case <-time.After(d):
+		case <-recvCtx.Done():
+		case <-procCtx.Done():
+		}
+		select {
+		case <-lockLost:
+			return
+		default:
+		}
+		w.settle(ctx, log, "abandon", func(c context.Context) error { return w.Queue.Abandon(c, m) })
+	}
+}
+
+// renewLoop renews m's lock every LockRenewInterval until the returned stop is called.
+// On a lost lock it calls lost once and stops.
+func (w *Worker) renewLoop(ctx context.Context, m *servicebus.Message, lost func(), log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(w.LockRenewInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := w.Queue.RenewLock(ctx, m); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				if errors.Is(err, servicebus.ErrLockLost) {
+					lost()
+					return
+				}
+				// Transient: try again next tick; the lock is still valid for a while.
+				log.WarnContext(ctx, "lock renewal failed", "err", err)
+			}
+		}
+	}()
+	return func() { cancel(); wg.Wait() }
+}
+
+// settle runs one settlement with its own timeout (the work context may be cancelled
+// by then), logging a failure: an unsettled message is redelivered after its lock
+// expires, which the processor tolerates.
+func (w *Worker) settle(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) bool {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.SettleTimeout)
+	defer cancel()
+	if err := f(c); err != nil {
+		log.WarnContext(ctx, what+" failed; the message will be redelivered", "err", err)
+		return false
+	}
+	return true
+}
+
+// backoff returns the wait before the given delivery is retried.
+func (w *Worker) backoff(delivery uint32) time.Duration {
+	if delivery < 1 {
+		delivery = 1
+	}
+	d := w.RetryBase << min(delivery-1, 20)
+	if d <= 0 || d > w.RetryMax {
+		d = w.RetryMax
+	}
+	// Equal jitter: spread retries of messages that failed together.
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
