@@ -50,6 +50,10 @@ func (s *Server) getReceipt(c echo.Context) error {
 	if r.OrderID != id {
 		return receiptInvalid(id, "The stored receipt belongs to another order.", nil)
 	}
+	if !validKeyVersion(r.KeyVersion) {
+		// Never let a stored document steer a Key Vault request path.
+		return receiptInvalid(id, "The receipt names a malformed signing key version.", nil)
+	}
 	key, err := s.secrets.KeyVersion(ctx, r.KeyVersion)
 	if err != nil {
 		if orders.ErrorCode(err) == orders.ENOTFOUND {
@@ -86,4 +90,19 @@ func receiptInvalid(id, message string, cause error) error {
 		title: receiptInvalidTitle,
 		err:   &orders.Error{Code: orders.ECONFLICT, Message: fmt.Sprintf("Order %s: %s", id, message), Err: cause},
 	}
+}
+
+// validKeyVersion accepts what Key Vault secret versions look like (32 hex
+// digits) and what the local stand-in and tests use: short [A-Za-z0-9_-] strings.
+func validKeyVersion(v string) bool {
+	if v == "" || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -42,6 +42,9 @@ func TestReceiptTampered(t *testing.T) {
 			return bytes.Replace(doc, []byte(`"keyVersion": "v1"`), []byte(`"keyVersion": "v9"`), 1)
 		},
 		"not JSON": func([]byte) []byte { return []byte("garbage") },
+		"key version is a path": func(doc []byte) []byte {
+			return bytes.Replace(doc, []byte(`"keyVersion": "v1"`), []byte(`"keyVersion": "../../keys/other"`), 1)
+		},
 		"other order's receipt": func(doc []byte) []byte {
 			var m map[string]any
 			_ = json.Unmarshal(doc, &m)

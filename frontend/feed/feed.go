@@ -1,0 +1,129 @@
+// Package feed is the frontend's one receiver loop on its subscription to the
+// order-events topic. Each OrderCompleted it receives goes to the SSE hub,
+// which fans it out to the browsers watching that order.
+//
+// One loop per process, not one per browser: a subscription delivers each
+// message to one receiver, so per-browser receivers would steal each other's
+// events. With several replicas each needs its own subscription (or relies on
+// the SSE handler's store poll); see docs/frontend-api.md.
+package feed
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/contoso/orderflow/platform/orders"
+	"github.com/contoso/orderflow/platform/servicebus"
+)
+
+// Receiver is the part of *servicebus.Receiver the loop uses (a seam for tests).
+type Receiver interface {
+	Receive(ctx context.Context, max int) ([]*servicebus.Message, error)
+	Complete(ctx context.Context, m *servicebus.Message) error
+	DeadLetter(ctx context.Context, m *servicebus.Message, reason, description string) error
+}
+
+// Sink takes the decoded events; *http.Hub implements it.
+type Sink interface {
+	PublishEvent(e orders.Event) (int, error)
+}
+
+// batch is how many messages one receive asks for; events are tiny and
+// handled in microseconds, so a larger batch only holds more locks.
+const batch = 16
+
+// Feed runs the receive loop and remembers whether the last receive worked,
+// for the readiness check.
+type Feed struct {
+	r    Receiver
+	sink Sink
+	log  *slog.Logger
+	// MaxBackoff caps the wait between failed receives (default 30 s).
+	MaxBackoff time.Duration
+
+	mu      sync.Mutex
+	lastErr error
+}
+
+// New returns a feed from r into sink.
+func New(r Receiver, sink Sink, log *slog.Logger) *Feed {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Feed{r: r, sink: sink, log: log, MaxBackoff: 30 * time.Second}
+}
+
+// Run receives until ctx is done. Receive failures (the broker restarting, a
+// token not yet valid) are retried with exponential backoff; they never end the
+// loop, because the page can live on the SSE poll fallback meanwhile.
+func (f *Feed) Run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		msgs, err := f.r.Receive(ctx, batch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			f.setErr(err)
+			f.log.WarnContext(ctx, "receive from order-events subscription failed", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, f.MaxBackoff)
+			continue
+		}
+		f.setErr(nil)
+		backoff = 100 * time.Millisecond
+		for _, m := range msgs {
+			f.handle(ctx, m)
+		}
+	}
+}
+
+// handle delivers one message to the sink and settles it. A message that is
+// not a well-formed event of a type the frontend knows is dead-lettered, as the
+// event contract asks of every consumer, so it is kept for inspection instead
+// of coming back forever.
+func (f *Feed) handle(ctx context.Context, m *servicebus.Message) {
+	ev, err := orders.DecodeEvent(m.Body)
+	if err == nil {
+		var n int
+		n, err = f.sink.PublishEvent(ev)
+		if err == nil {
+			f.log.DebugContext(ctx, "order event fanned out", "event_id", ev.ID, "type", ev.Type, "subscribers", n)
+			if err := f.r.Complete(ctx, m); err != nil && ctx.Err() == nil {
+				// The lock may be lost; the message comes back and is delivered again,
+				// which the page shrugs off (a status it already shows is not resent).
+				f.log.WarnContext(ctx, "complete order event", "message_id", m.ID, "err", err)
+			}
+			return
+		}
+	}
+	reason := "InvalidEvent"
+	if orders.ErrorCode(err) == orders.EUNSUPPORTED {
+		reason = "UnsupportedEvent"
+	}
+	f.log.WarnContext(ctx, "dead-lettering order event", "message_id", m.ID, "reason", reason, "err", err)
+	if derr := f.r.DeadLetter(ctx, m, reason, orders.ErrorMessage(err)); derr != nil && ctx.Err() == nil {
+		f.log.WarnContext(ctx, "dead-letter order event", "message_id", m.ID, "err", derr)
+	}
+}
+
+func (f *Feed) setErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastErr = err
+}
+
+// Check reports the outcome of the last receive: nil when it worked. While the
+// first receive is still waiting for a message there is no failure to report,
+// so that counts as working.
+func (f *Feed) Check(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastErr
+}

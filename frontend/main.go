@@ -1,0 +1,194 @@
+// Command frontend is orderflow's HTTP service: the page, the orders API, the
+// SSE status stream and the outbox reconciler. It authenticates to every Azure
+// service with Microsoft Entra Workload ID; this file only wires the pieces.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	nethttp "net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	frontendhttp "github.com/contoso/orderflow/frontend/http"
+	"github.com/contoso/orderflow/frontend/feed"
+	"github.com/contoso/orderflow/frontend/web"
+	"github.com/contoso/orderflow/platform/azure"
+	"github.com/contoso/orderflow/platform/blob"
+	"github.com/contoso/orderflow/platform/config"
+	"github.com/contoso/orderflow/platform/cosmos"
+	"github.com/contoso/orderflow/platform/keyvault"
+	"github.com/contoso/orderflow/platform/orders"
+	"github.com/contoso/orderflow/platform/servicebus"
+	"github.com/contoso/orderflow/platform/telemetry"
+)
+
+func main() {
+	if err := run(context.Background(), os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "frontend:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the service and blocks until SIGTERM or SIGINT, then shuts down.
+func run(ctx context.Context, getenv func(string) string, logOut io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := telemetry.NewLogger(logOut, cfg.LogLevel, "frontend")
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	clients, err := azure.New(cfg, log)
+	if err != nil {
+		return fmt.Errorf("azure clients: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = clients.Close(cctx)
+	}()
+	// Fail at start-up, with the credential's own explanation, when the pod has
+	// no usable identity: better than a pod that is up and answers every order with 500.
+	startCtx, cancelStart := context.WithTimeout(ctx, 30*time.Second)
+	err = clients.CheckIdentity(startCtx)
+	cancelStart()
+	if err != nil {
+		return fmt.Errorf("workload identity: %w", err)
+	}
+
+	store := cosmos.New(clients.Orders)
+	attachments := blob.NewAttachments(clients.Blob, cfg.Storage.AttachmentsContainer)
+	receipts := blob.NewReceipts(clients.Blob, cfg.Storage.ReceiptsContainer)
+	secrets := keyvault.New(clients.Secrets, cfg.KeyVault.SecretName, cfg.KeyVault.RefreshEvery, log)
+	publisher, err := servicebus.NewPublisher(clients.ServiceBus, cfg.ServiceBus.OrdersQueue, servicebus.SourceFrontend)
+	if err != nil {
+		return err
+	}
+	receiver, err := servicebus.NewSubscriptionReceiver(clients.ServiceBus, cfg.ServiceBus.EventsTopic, cfg.ServiceBus.EventsSubscription)
+	if err != nil {
+		return err
+	}
+	catalog := orders.DefaultCatalog()
+	hub := frontendhttp.NewHub()
+	events := feed.New(receiver, hub, log)
+
+	checker := frontendhttp.NewChecker(dependencyChecks(clients, store, attachments, secrets, events), 5*time.Second, 5*time.Second, log)
+	server := frontendhttp.NewServer(frontendhttp.Deps{
+		Orders: store, Attachments: attachments, Receipts: receipts, Publisher: publisher,
+		Secrets: secrets, Catalog: catalog, Hub: hub, Checker: checker, Assets: web.Files(), Logger: log,
+		Identity: frontendhttp.Identity{
+			Service: "frontend", ClientID: cfg.Identity.ClientID, TenantID: cfg.Identity.TenantID,
+			AuthorityHost: cfg.Identity.AuthorityHost, TokenFile: cfg.Identity.FederatedTokenFile,
+		},
+	}, frontendhttp.Limits{
+		MaxBodyBytes:       cfg.Frontend.MaxBodyBytes,
+		MaxAttachmentBytes: cfg.Frontend.MaxAttachmentBytes,
+		AllowedTypes:       cfg.Frontend.AllowedAttachmentTypes,
+	})
+
+	// Background work stops when bg is cancelled, after the HTTP server drained.
+	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBG()
+	var wg sync.WaitGroup
+	wg.Go(func() { events.Run(bg) })
+	wg.Go(func() { secrets.Run(bg) })
+	if cfg.Frontend.ReconcileInterval > 0 {
+		rec := &orders.Reconciler{Orders: store, Publisher: publisher, MinAge: cfg.Frontend.ReconcileMinAge, Logger: log}
+		wg.Go(func() { _ = rec.Run(bg, cfg.Frontend.ReconcileInterval) })
+	}
+
+	ln, err := net.Listen("tcp", cfg.Frontend.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Frontend.HTTPAddr, err)
+	}
+	httpServer := &nethttp.Server{
+		Handler:           server,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Long enough for a 10 MiB attachment on a slow link; SSE streams clear
+		// their own write deadline.
+		ReadTimeout:  5 * time.Minute,
+		WriteTimeout: 5 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:  func(net.Listener) context.Context { return bg },
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+	log.Info("frontend listening", "addr", ln.Addr().String(), "auth", clients.Auth(),
+		"reconcile_interval", cfg.Frontend.ReconcileInterval)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	stop() // a second signal now kills the process at once
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	shutdown(log, server, hub, httpServer, cfg.ShutdownTimeout, getenv)
+	cancelBG()
+	wg.Wait()
+
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = receiver.Close(cctx)
+	_ = publisher.Close(cctx)
+	log.Info("stopped")
+	return nil
+}
+
+// shutdown stops taking traffic and drains within timeout: readiness fails
+// first, then (on Kubernetes) a short pause lets the endpoint removal reach
+// the load balancers, then SSE streams are told to end (Shutdown does not wait
+// for or cancel hijacked-length responses like them), then in-flight requests
+// get the rest of the deadline.
+func shutdown(log *slog.Logger, server *frontendhttp.Server, hub *frontendhttp.Hub, httpServer *nethttp.Server, timeout time.Duration, getenv func(string) string) {
+	deadline := time.Now().Add(timeout)
+	server.BeginDrain()
+	if getenv("KUBERNETES_SERVICE_HOST") != "" {
+		time.Sleep(min(3*time.Second, timeout/4))
+	}
+	hub.Close()
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if err := httpServer.Shutdown(ctx); err != nil {
+		log.Warn("requests still running at the shutdown deadline; closing them", "err", err)
+		_ = httpServer.Close()
+	}
+}
+
+// dependencyChecks are the probes behind /readyz and the identity panel. Each
+// asks for something that does not exist: "not found" proves the service is
+// reachable and the identity may read it, without needing any data.
+func dependencyChecks(clients *azure.Clients, store *cosmos.Store, attachments *blob.Attachments, secrets *keyvault.Secrets, events *feed.Feed) []frontendhttp.Check {
+	notFoundIsFine := func(err error) error {
+		if err == nil || orders.ErrorCode(err) == orders.ENOTFOUND {
+			return nil
+		}
+		return err
+	}
+	return []frontendhttp.Check{
+		{Name: "entra-id", Probe: clients.CheckIdentity},
+		{Name: "keyvault", Probe: secrets.Refresh},
+		{Name: "cosmos", Probe: func(ctx context.Context) error {
+			_, err := store.GetByCustomer(ctx, "readyz", "readyz")
+			return notFoundIsFine(err)
+		}},
+		{Name: "blob", Probe: func(ctx context.Context) error {
+			rc, _, err := attachments.Get(ctx, "readyz", "readyz")
+			if rc != nil {
+				rc.Close()
+			}
+			return notFoundIsFine(err)
+		}},
+		{Name: "servicebus", Probe: events.Check},
+	}
+}
