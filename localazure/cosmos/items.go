@@ -68,7 +68,7 @@ func decodeItem(c *collection, body []byte, headerKey string) (map[string]any, s
 // replaced: the resource id and creation order carry over, as in Cosmos.
 func (s *Server) build(c *collection, m map[string]any, body []byte, id, key string, prev *document) *document {
 	d := &document{id: id, pk: key, val: m, ts: s.now().Unix()}
-	c.lsn.Add(1)
+	d.lsn = c.lsn.Add(1)
 	d.etag = s.nextEtag(s.globalLSN())
 	if prev != nil {
 		d.seq, d.rid = prev.seq, prev.rid
@@ -149,7 +149,7 @@ func (s *Server) handleDocs(q *request, dbID, collID string) *apiError {
 	switch q.r.Method {
 	case http.MethodGet, http.MethodHead:
 		if a := h.Get("A-IM"); a != "" {
-			return errBadRequest("The change feed (A-IM: Incremental feed) is not supported by the local Cosmos DB stand-in.")
+			return s.changeFeed(q, c, a)
 		}
 		return s.readFeed(q, c)
 	case http.MethodPost:

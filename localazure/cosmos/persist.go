@@ -43,6 +43,7 @@ func (s *Server) changed() {
 
 type snapDoc struct {
 	Seq uint64          `json:"seq"`
+	LSN uint64          `json:"lsn"`
 	Doc json.RawMessage `json:"doc"`
 }
 
@@ -127,7 +128,7 @@ func (p *persister) write() error {
 		for i, c := range colls {
 			sc := snapColl{Num: c.num, NextDoc: c.nextDoc.Load(), LSN: c.lsn.Load(), Props: props[i]}
 			for _, doc := range c.snapshot("", true) {
-				sc.Docs = append(sc.Docs, snapDoc{Seq: doc.seq, Doc: doc.raw})
+				sc.Docs = append(sc.Docs, snapDoc{Seq: doc.seq, LSN: doc.lsn, Doc: doc.raw})
 			}
 			sd.Colls = append(sd.Colls, sc)
 		}
@@ -214,7 +215,7 @@ func restoreCollection(d *database, props map[string]any, sc snapColl) (*collect
 		if err := json.Unmarshal(sdoc.Doc, &m); err != nil {
 			return nil, fmt.Errorf("cosmos: decode item in snapshot of %s: %w", id, err)
 		}
-		doc := &document{raw: sdoc.Doc, val: m, seq: sdoc.Seq}
+		doc := &document{raw: sdoc.Doc, val: m, seq: sdoc.Seq, lsn: sdoc.LSN}
 		doc.id, _ = m["id"].(string)
 		doc.etag, _ = m["_etag"].(string)
 		doc.rid, _ = m["_rid"].(string)

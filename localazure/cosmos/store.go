@@ -61,6 +61,7 @@ type document struct {
 	ts   int64
 	rid  string
 	seq  uint64 // creation order, kept across replaces, for stable query order
+	lsn  uint64 // the container's sequence number at this write: change feed order
 }
 
 // encodeRID renders resource-id bytes the way Cosmos does: standard base64 with
