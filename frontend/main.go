@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	frontendhttp "github.com/contoso/orderflow/frontend/http"
 	"github.com/contoso/orderflow/frontend/feed"
+	frontendhttp "github.com/contoso/orderflow/frontend/http"
 	"github.com/contoso/orderflow/frontend/web"
 	"github.com/contoso/orderflow/platform/azure"
 	"github.com/contoso/orderflow/platform/blob"
