@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -302,7 +303,14 @@ func (c *Conn) readFrame(br *bufio.Reader) (byte, uint16, any, error) {
 	return ReadFrame(buf)
 }
 
-func (c *Conn) readLoop(br *bufio.Reader) error {
+func (c *Conn) readLoop(br *bufio.Reader) (err error) {
+	// A bug in decoding or in a handler must cost one connection, not the process.
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic while serving a connection", "panic", r, "stack", string(debug.Stack()))
+			err = connErr(ErrInternal, "internal error")
+		}
+	}()
 	for {
 		_ = c.nc.SetReadDeadline(time.Now().Add(2 * c.cfg.IdleTimeout))
 		ft, ch, body, err := c.readFrame(br)

@@ -182,13 +182,22 @@ func (d *decoder) primitive(code byte) (any, error) {
 		return math.Float64frombits(v), err
 	case codeDecimal32:
 		s, err := d.take(4)
-		return Decimal32(s), err
+		if err != nil {
+			return nil, err
+		}
+		return Decimal32(s), nil
 	case codeDecimal64:
 		s, err := d.take(8)
-		return Decimal64(s), err
+		if err != nil {
+			return nil, err
+		}
+		return Decimal64(s), nil
 	case codeDecimal128:
 		s, err := d.take(16)
-		return Decimal128(s), err
+		if err != nil {
+			return nil, err
+		}
+		return Decimal128(s), nil
 	case codeChar:
 		v, err := d.u32()
 		return Char(v), err
@@ -197,7 +206,10 @@ func (d *decoder) primitive(code byte) (any, error) {
 		return time.UnixMilli(int64(v)).UTC(), err
 	case codeUUID:
 		s, err := d.take(16)
-		return UUID(s), err
+		if err != nil {
+			return nil, err
+		}
+		return UUID(s), nil
 	case codeVbin8, codeStr8, codeSym8:
 		n, err := d.byte1()
 		if err != nil {

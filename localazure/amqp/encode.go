@@ -189,6 +189,13 @@ func Append(b []byte, v any) ([]byte, error) {
 		return appendTypedArray(b, v)
 	case []bool:
 		return appendTypedArray(b, v)
+	case *Open, *Begin, *Attach, *Flow, *Transfer, *Disposition, *Detach, *End, *Close,
+		*SASLMechanisms, *SASLInit, *SASLOutcome, *SASLResponse:
+		return appendPerformative(b, v)
+	case *Source:
+		return appendTerminus(b, v)
+	case *Target:
+		return appendTerminus(b, v)
 	default:
 		return nil, fmt.Errorf("amqp: cannot encode %T", v)
 	}

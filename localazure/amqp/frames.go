@@ -574,6 +574,8 @@ func appendPerformative(b []byte, body any) ([]byte, error) {
 		return appendComposite(b, descSASLOutcome, p.Code, binOrNil(p.AdditionalData))
 	case *SASLInit:
 		return appendComposite(b, descSASLInit, p.Mechanism, binOrNil(p.InitialResponse), strOrNil(p.Hostname))
+	case *SASLResponse:
+		return appendComposite(b, descSASLResponse, binOrNil(p.Response))
 	}
 	return nil, malformed("cannot encode performative %T", body)
 }
