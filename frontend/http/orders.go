@@ -179,7 +179,6 @@ func (s *Server) listCustomerOrders(c echo.Context) error {
 // listProducts handles GET /api/products: the catalog the form offers.
 func (s *Server) listProducts(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
-	return c.JSON(http.StatusOK, struct {
-		Products []orders.Product `json:"products"`
-	}{s.catalog.Products()})
+	// A bare array: the catalog has no paging or metadata to wrap it in.
+	return c.JSON(http.StatusOK, s.catalog.Products())
 }

@@ -313,14 +313,12 @@ func TestListCustomerOrdersBadQuery(t *testing.T) {
 func TestProducts(t *testing.T) {
 	f := newFixture(t, Limits{})
 	resp := f.do(http.MethodGet, "/api/products", "", nil)
-	var body struct {
-		Products []orders.Product `json:"products"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+	var products []orders.Product
+	if err := json.NewDecoder(resp.Body).Decode(&products); err != nil {
 		t.Fatal(err)
 	}
-	if len(body.Products) != len(orders.DefaultCatalog().Products()) || body.Products[0].ID == "" || body.Products[0].UnitPrice <= 0 {
-		t.Errorf("products %+v", body.Products)
+	if len(products) != len(orders.DefaultCatalog().Products()) || products[0].ID == "" || products[0].UnitPrice <= 0 {
+		t.Errorf("products %+v", products)
 	}
 }
 

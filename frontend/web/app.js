@@ -347,7 +347,7 @@
   async function start() {
     try {
       const resp = await fetch("/api/products", { headers: { Accept: "application/json" } });
-      if (resp.ok) products = (await resp.json()).products || [];
+      if (resp.ok) products = await resp.json();
     } catch (_) { /* the form still works with an empty product list */ }
     addItemRow();
     $("add-item").addEventListener("click", () => addItemRow().querySelector("select").focus());
