@@ -301,3 +301,13 @@ func (s *Store) replace(ctx context.Context, next, dst *orders.Order, what strin
 	*dst = *next
 	return nil
 }
+
+// Ping checks that the container is reachable and the identity may read it: a point
+// read of a document that does not exist answers 404 when all is well.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.c.ReadItem(ctx, azcosmos.NewPartitionKeyString("readiness-probe"), "readiness-probe", nil)
+	if err == nil || azerr.StatusCode(err) == 404 {
+		return nil
+	}
+	return azerr.Wrap(err, "ping Cosmos DB")
+}

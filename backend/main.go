@@ -1,0 +1,120 @@
+// Command backend is the orderflow worker: it receives OrderPlaced from the orders
+// queue, issues a signed receipt, completes the order and publishes OrderCompleted.
+// This file only wires the pieces together; the logic is in worker/.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/contoso/orderflow/backend/health"
+	"github.com/contoso/orderflow/backend/worker"
+	"github.com/contoso/orderflow/platform/azure"
+	"github.com/contoso/orderflow/platform/blob"
+	"github.com/contoso/orderflow/platform/config"
+	"github.com/contoso/orderflow/platform/cosmos"
+	"github.com/contoso/orderflow/platform/keyvault"
+	"github.com/contoso/orderflow/platform/orders"
+	"github.com/contoso/orderflow/platform/servicebus"
+	"github.com/contoso/orderflow/platform/telemetry"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "backend:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the worker and the health server and blocks until ctx is cancelled
+// (SIGTERM), then shuts down gracefully. ready, if not nil, receives the health
+// server's address once it listens (for tests).
+func run(ctx context.Context, getenv func(string) string, logOut io.Writer, ready chan<- string) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := telemetry.NewLogger(logOut, cfg.LogLevel, "backend")
+
+	clients, err := azure.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = clients.Close(c)
+	}()
+	if err := clients.CheckIdentity(ctx); err != nil {
+		return err
+	}
+
+	store := cosmos.New(clients.Orders)
+	receipts := blob.NewReceipts(clients.Blob, cfg.Storage.ReceiptsContainer)
+	secrets := keyvault.New(clients.Secrets, cfg.KeyVault.SecretName, cfg.KeyVault.RefreshEvery, log)
+	events, err := servicebus.NewEventPublisher(clients.ServiceBus, cfg.ServiceBus.EventsTopic, servicebus.SourceBackend)
+	if err != nil {
+		return err
+	}
+	queue, err := servicebus.NewQueueReceiver(clients.ServiceBus, cfg.ServiceBus.OrdersQueue)
+	if err != nil {
+		return err
+	}
+
+	w := &worker.Worker{
+		Queue: queue,
+		Handler: &worker.Processor{
+			Orders: store, Receipts: receipts, Events: events, Secrets: secrets,
+			Catalog: orders.DefaultCatalog(), Log: log,
+		},
+		Log:               log,
+		Concurrency:       cfg.Backend.Concurrency,
+		Prefetch:          cfg.Backend.Prefetch,
+		LockRenewInterval: cfg.Backend.LockRenewInterval,
+		ShutdownTimeout:   cfg.ShutdownTimeout,
+	}
+
+	checker := &health.Checker{Checks: map[string]health.Check{
+		"identity":   clients.CheckIdentity,
+		"cosmos":     store.Ping,
+		"blob":       receipts.Ping,
+		"keyvault":   func(ctx context.Context) error { _, _, err := secrets.SigningKey(ctx); return err },
+		"servicebus": func(context.Context) error { return w.Healthy() },
+	}}
+	ln, err := net.Listen("tcp", cfg.Backend.HealthAddr)
+	if err != nil {
+		return fmt.Errorf("listen on HEALTH_ADDR %s: %w", cfg.Backend.HealthAddr, err)
+	}
+	srv := &http.Server{Handler: checker.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("health server stopped", "err", err)
+		}
+	}()
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	go secrets.Run(ctx)
+	log.Info("backend started", "queue", cfg.ServiceBus.OrdersQueue, "concurrency", w.Concurrency,
+		"prefetch", w.Prefetch, "health_addr", ln.Addr().String())
+	_ = w.Run(ctx) // returns once ctx is cancelled and in-flight work is done
+
+	log.Info("backend stopping", "processed", w.Processed())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	_ = queue.Close(shutdownCtx)
+	_ = events.Close(shutdownCtx)
+	return nil
+}
