@@ -86,7 +86,7 @@ func TestDefaultAzureCredentialFromEnvironment(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", scope, err)
 		}
-		aud := strings.TrimRight(strings.TrimSuffix(scope, "/.default"), "/")
+		aud := strings.TrimSuffix(scope, "/.default") // the Service Bus one keeps its trailing slash
 		if got := claimsOf(t, tok.Token)["aud"]; got != aud {
 			t.Errorf("scope %s: aud %v, want %s", scope, got, aud)
 		}

@@ -150,15 +150,12 @@ func requestedResource(scope, resource string, v1 bool) (string, *oauthError) {
 	return audienceFor(strings.TrimSuffix(rest[0], "/.default")), nil
 }
 
-// audienceFor is the aud Entra puts in a token for a requested resource: the resource's
-// identifier without a trailing slash, so the Service Bus scope
-// "https://servicebus.azure.net//.default" gives "https://servicebus.azure.net".
-func audienceFor(resource string) string {
-	if a := strings.TrimRight(resource, "/"); a != "" {
-		return a
-	}
-	return resource
-}
+// audienceFor is the aud Entra puts in a v1 token for a requested resource: the
+// resource exactly as asked, trailing slash included. That is why SDKs ask for
+// "https://servicebus.azure.net//.default" and az asks for
+// "https://management.core.windows.net//.default": the token's aud then ends in "/",
+// and ARM insists on an exact match "including forward slash".
+func audienceFor(resource string) string { return resource }
 
 // accessToken signs a v1 app-only token for wl and audience aud.
 func (s *Server) accessToken(wl *Workload, aud string) (string, time.Time, error) {

@@ -40,9 +40,9 @@ func TestTokenEndpointSuccessShapes(t *testing.T) {
 		t.Errorf("upper-case client id: %+v", r)
 	}
 
-	// Service Bus asks with a double slash; the token's audience has none.
+	// Service Bus asks with a double slash; the audience keeps the resource's slash.
 	r := e.post(t, tokenPath, exchangeForm(frontendApp, sa, serviceBusScp))
-	if aud := claimsOf(t, r.AccessToken)["aud"]; aud != "https://servicebus.azure.net" {
+	if aud := claimsOf(t, r.AccessToken)["aud"]; aud != "https://servicebus.azure.net/" {
 		t.Errorf("service bus aud %v", aud)
 	}
 
