@@ -53,43 +53,75 @@ type renderResult struct {
 func stageTree(t testing.TB) string {
 	t.Helper()
 	stagedOnce.Do(func() {
-		src := filepath.Join(repoRoot(t), "deploy")
 		dst, err := os.MkdirTemp("", "orderflow-deploy-")
 		if err != nil {
 			stagedError = err
 			return
 		}
 		stagedDir = dst
-		stagedError = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(src, p)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-			}
-			if !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".example") {
-				return nil
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-		})
-		if stagedError == nil {
-			ex := filepath.Join(dst, "overlays", "aks", "aks.env.example")
-			b, err := os.ReadFile(ex)
-			if err == nil {
-				err = os.WriteFile(filepath.Join(dst, "overlays", "aks", "aks.env"), b, 0o644)
-			}
+		example, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "overlays", "aks", "aks.env.example"))
+		if err != nil {
 			stagedError = err
+			return
 		}
+		stagedError = copyDeployTree(repoRoot(t), dst, example)
 	})
 	if stagedError != nil {
 		t.Fatalf("staging deploy/: %v", stagedError)
 	}
 	return stagedDir
+}
+
+// copyDeployTree copies deploy/'s manifests to dst and writes aksEnv as the AKS
+// overlay's aks.env.
+func copyDeployTree(root, dst string, aksEnv []byte) error {
+	src := filepath.Join(root, "deploy")
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !strings.HasSuffix(p, ".yaml") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dst, "overlays", "aks", "aks.env"), aksEnv, 0o644)
+}
+
+// renderDir builds a kustomization directory on disk and returns its objects.
+func renderDir(dir string) ([]object, error) {
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	var objs []object
+	for _, res := range m.Resources() {
+		y, err := res.AsYAML()
+		if err != nil {
+			return nil, err
+		}
+		j, err := yaml.YAMLToJSON(y)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, object{
+			APIVersion: res.GetApiVersion(), Kind: res.GetKind(),
+			Namespace: res.GetNamespace(), Name: res.GetName(), JSON: j,
+		})
+	}
+	return objs, nil
 }
 
 // render builds one kustomization (relative to deploy/) with the kustomize API, as
@@ -99,29 +131,7 @@ func render(t testing.TB, dir string) []object {
 	v, _ := renderOnce.LoadOrStore(dir, &renderResult{})
 	r := v.(*renderResult)
 	r.once.Do(func() {
-		root := stageTree(t)
-		k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-		m, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, dir))
-		if err != nil {
-			r.err = fmt.Errorf("kustomize build %s: %w", dir, err)
-			return
-		}
-		for _, res := range m.Resources() {
-			y, err := res.AsYAML()
-			if err != nil {
-				r.err = err
-				return
-			}
-			j, err := yaml.YAMLToJSON(y)
-			if err != nil {
-				r.err = err
-				return
-			}
-			r.objs = append(r.objs, object{
-				APIVersion: res.GetApiVersion(), Kind: res.GetKind(),
-				Namespace: res.GetNamespace(), Name: res.GetName(), JSON: j,
-			})
-		}
+		r.objs, r.err = renderDir(filepath.Join(stageTree(t), dir))
 	})
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -163,4 +173,12 @@ func find(objs []object, kind, name string) (object, bool) {
 		}
 	}
 	return object{}, false
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if stagedDir != "" {
+		os.RemoveAll(stagedDir)
+	}
+	os.Exit(code)
 }

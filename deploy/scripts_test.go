@@ -1,0 +1,216 @@
+package deploy_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Fake az, kubectl, kubelogin and openssl: they log their arguments and answer what
+// deploy.sh asks, so the script's logic runs for real without Azure.
+const fakeAz = `#!/usr/bin/env bash
+echo "az $*" >>"$FAKE_LOG"
+case "$*" in
+  "account show --query [name, id] -o tsv") printf 'sub\t0000\n' ;;
+  "account show --query user.type -o tsv") echo user ;;
+  "ad signed-in-user show --query id -o tsv") echo 99999999-9999-9999-9999-999999999999 ;;
+  "deployment group show"*) printf '%s\n' tenant-1 aks-orderflow-abc crorderflowabc crorderflowabc.azurecr.io \
+      11111111-1111-1111-1111-111111111111 22222222-2222-2222-2222-222222222222 33333333-3333-3333-3333-333333333333 \
+      kv-orderflow-abc https://kv-orderflow-abc.vault.azure.net/ https://cosmos-orderflow-abc.documents.azure.com:443/ \
+      https://storderflowabc.blob.core.windows.net/ sb-orderflow-abc.servicebus.windows.net sb-orderflow-abc ;;
+  "keyvault secret list"*) echo "$FAKE_SECRET_COUNT" ;;
+  "keyvault secret set"*)
+      f=$(sed -n 's/.*--file \([^ ]*\).*/\1/p' <<<"$*"); echo "secret-file-content $(cat "$f")" >>"$FAKE_LOG" ;;
+  "aks get-credentials"*) f=$(sed -n 's/.*--file \([^ ]*\).*/\1/p' <<<"$*"); : >"$f" ;;
+esac
+`
+
+const fakeKubectl = `#!/usr/bin/env bash
+echo "kubectl $*" >>"$FAKE_LOG"
+case "$*" in
+  "auth can-i"*) echo yes ;;
+  "apply -k"*) cp "${@: -1}/aks.env" "$FAKE_DIR/applied-aks.env" ;;
+  *"get service frontend"*) echo 20.1.2.3 ;;
+esac
+`
+
+func TestDeployScriptAgainstFakes(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	root := repoRoot(t)
+	// A copy: deploy.sh writes deploy/overlays/aks/aks.env next to itself.
+	work := copyFiles(t, "scripts/deploy.sh", "scripts/lib/common.sh", "infra/main.bicepparam", "deploy/overlays/aks/aks.env.example")
+	bin := filepath.Join(work, "fakebin")
+	os.MkdirAll(bin, 0o755)
+	for name, body := range map[string]string{
+		"az": fakeAz, "kubectl": fakeKubectl,
+		"kubelogin": "#!/usr/bin/env bash\necho \"kubelogin $*\" >>\"$FAKE_LOG\"\n",
+		"openssl":   "#!/usr/bin/env bash\necho \"openssl $*\" >>\"$FAKE_LOG\"\necho 'q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80='\n",
+	} {
+		os.WriteFile(filepath.Join(bin, name), []byte(body), 0o755)
+	}
+	logf := filepath.Join(work, "calls.log")
+	run := func(secretCount string) string {
+		os.Remove(logf)
+		cmd := exec.Command("bash", filepath.Join(work, "scripts/deploy.sh"), "-g", "rg-test", "--tag", "t1")
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_LOG="+logf, "FAKE_DIR="+work,
+			"FAKE_SECRET_COUNT="+secretCount, "HOME="+work, "XDG_CACHE_HOME="+filepath.Join(work, "cache"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("deploy.sh: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "orderflow is up: http://20.1.2.3/") {
+			t.Fatalf("deploy.sh did not print the app URL:\n%s", out)
+		}
+		b, _ := os.ReadFile(logf)
+		return string(b)
+	}
+
+	calls := run("0")
+	for _, want := range []string{
+		"az group create -n rg-test",
+		"az deployment group create -g rg-test -n orderflow --parameters infra/main.bicepparam",
+		"openssl rand -base64 32",
+		"az keyvault secret set --vault-name kv-orderflow-abc -n receipt-signing-key --file",
+		"secret-file-content q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=",
+		"az acr build -r crorderflowabc -t orderflow/frontend:t1 -f frontend/Dockerfile",
+		"az acr build -r crorderflowabc -t orderflow/backend:t1 -f backend/Dockerfile",
+		"kubelogin convert-kubeconfig -l azurecli",
+		"kubectl apply -k deploy/overlays/aks",
+		"kubectl -n orderflow rollout status deployment/frontend",
+	} {
+		if !strings.Contains(calls, want) {
+			t.Errorf("deploy.sh never ran %q; calls:\n%s", want, calls)
+		}
+	}
+	if strings.Contains(calls, "--value") {
+		t.Errorf("the secret value went on a command line")
+	}
+	// The rendered aks.env has exactly the example's keys, and the overlay builds with it.
+	rendered := readEnvFile(t, filepath.Join(work, "applied-aks.env"))
+	example := readEnvFile(t, filepath.Join(root, "deploy/overlays/aks/aks.env.example"))
+	if !slices.Equal(sortedKeys(rendered), sortedKeys(example)) {
+		t.Errorf("aks.env keys %v, aks.env.example keys %v", sortedKeys(rendered), sortedKeys(example))
+	}
+	if rendered["FRONTEND_IMAGE"] != "crorderflowabc.azurecr.io/orderflow/frontend:t1" || rendered["SCALER_CLIENT_ID"] != "33333333-3333-3333-3333-333333333333" ||
+		rendered["SERVICEBUS_NAMESPACE_NAME"] != "sb-orderflow-abc" || rendered["SERVICEBUS_NAMESPACE"] != "sb-orderflow-abc.servicebus.windows.net" {
+		t.Errorf("aks.env values not mapped from the right outputs: %v", rendered)
+	}
+
+	// The overlay builds with what deploy.sh rendered, every placeholder replaced.
+	renderedBytes, _ := os.ReadFile(filepath.Join(work, "applied-aks.env"))
+	tree := t.TempDir()
+	if err := copyDeployTree(root, tree, renderedBytes); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := renderDir(filepath.Join(tree, "overlays", "aks"))
+	if err != nil {
+		t.Fatalf("the overlay does not build with deploy.sh's aks.env: %v", err)
+	}
+	for _, o := range objs {
+		if strings.Contains(string(o.JSON), "SET-BY-OVERLAY") {
+			t.Errorf("%s keeps a placeholder with deploy.sh's aks.env", o)
+		}
+	}
+	if d, ok := find(objs, "Deployment", "backend"); !ok || !strings.Contains(string(d.JSON), `"image":"crorderflowabc.azurecr.io/orderflow/backend:t1"`) {
+		t.Errorf("backend image not from deploy.sh's build")
+	}
+
+	// Idempotent: with the secret present, it is left alone.
+	if calls := run("1"); strings.Contains(calls, "keyvault secret set") || strings.Contains(calls, "openssl rand") {
+		t.Errorf("re-running deploy.sh rotated an existing secret:\n%s", calls)
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Every output deploy.sh reads is declared in main.bicep.
+func TestDeployScriptReadsDeclaredOutputs(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "scripts", "deploy.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)outputs=\((.*?)\)`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatal("deploy.sh: no outputs=(...) list")
+	}
+	main := stripComments(bicepFiles(t)["main.bicep"])
+	for _, o := range strings.Fields(m[1]) {
+		if !regexp.MustCompile(`(?m)^output ` + o + ` `).MatchString(main) {
+			t.Errorf("deploy.sh reads output %s, which main.bicep does not declare", o)
+		}
+	}
+}
+
+func TestDestroyScriptAsksFirst(t *testing.T) {
+	// A copy: destroy.sh removes deploy/overlays/aks/aks.env next to itself.
+	work := copyFiles(t, "scripts/destroy.sh", "scripts/lib/common.sh")
+	os.MkdirAll(filepath.Join(work, "deploy/overlays/aks"), 0o755)
+	aksEnv := filepath.Join(work, "deploy/overlays/aks/aks.env")
+	os.WriteFile(aksEnv, []byte("X=1\n"), 0o644)
+	bin := filepath.Join(work, "fakebin")
+	os.MkdirAll(bin, 0o755)
+	logf := filepath.Join(bin, "calls.log")
+	os.WriteFile(filepath.Join(bin, "az"), []byte(`#!/usr/bin/env bash
+echo "az $*" >>"$FAKE_LOG"
+case "$*" in
+  "account show"*) printf 'sub\t0000\n' ;;
+  "group exists"*) echo true ;;
+esac
+`), 0o755)
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command("bash", append([]string{filepath.Join(work, "scripts/destroy.sh")}, args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_LOG="+logf)
+		cmd.Stdin = strings.NewReader("")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	// No terminal and no --yes: refuse.
+	if out, err := run("-g", "rg-test"); err == nil || !strings.Contains(out, "--yes") {
+		t.Fatalf("destroy.sh without --yes and without a terminal must refuse: %v\n%s", err, out)
+	}
+	calls, _ := os.ReadFile(logf)
+	if strings.Contains(string(calls), "group delete") {
+		t.Fatal("deleted without confirmation")
+	}
+	if out, err := run("-g", "rg-test", "--yes", "--no-wait"); err != nil {
+		t.Fatalf("destroy.sh --yes: %v\n%s", err, out)
+	}
+	calls, _ = os.ReadFile(logf)
+	if !strings.Contains(string(calls), "az group delete -n rg-test --yes --no-wait") {
+		t.Fatalf("destroy.sh --yes did not delete the group:\n%s", calls)
+	}
+	if _, err := os.Stat(aksEnv); err == nil {
+		t.Errorf("destroy.sh left the rendered aks.env behind")
+	}
+}
+
+// copyFiles copies repository files into a fresh directory, keeping their paths.
+func copyFiles(t *testing.T, files ...string) string {
+	t.Helper()
+	work := t.TempDir()
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(repoRoot(t), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(work, filepath.Dir(f)), 0o755)
+		if err := os.WriteFile(filepath.Join(work, f), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return work
+}
