@@ -68,7 +68,7 @@ func (s *Server) batch(q *request, c *collection, body []byte) *apiError {
 		if d, ok := staged[id]; ok {
 			return d
 		}
-		return p.docs[id]
+		return s.live(c, p.docs[id])
 	}
 	results := make([]batchResult, len(ops))
 	failed := -1

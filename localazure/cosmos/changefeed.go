@@ -43,7 +43,7 @@ func (s *Server) changeFeed(q *request, c *collection, aim string) *apiError {
 			since = t.Unix()
 		}
 	}
-	docs, e := scope(q, c)
+	docs, e := s.scope(q, c)
 	if e != nil {
 		return e
 	}

@@ -3,6 +3,7 @@ package cosmos
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -57,6 +58,12 @@ func decodeItem(c *collection, body []byte, headerKey string) (map[string]any, s
 	if e := validID(id); e != nil {
 		return nil, "", "", e
 	}
+	if t, ok := m["ttl"]; ok && t != nil {
+		f, isNum := t.(float64)
+		if !isNum || f != float64(int64(f)) || f == 0 || f < -1 {
+			return nil, "", "", errBadRequest("The input ttl '" + fmt.Sprint(t) + "' is invalid. Ensure to provide a nonzero positive integer less than or equal to '2147483647', or '-1' which means never expire.")
+		}
+	}
 	key := pkKey(c.pkValues(m))
 	if headerKey != "" && key != headerKey {
 		return nil, "", "", errPKMismatch
@@ -68,6 +75,9 @@ func decodeItem(c *collection, body []byte, headerKey string) (map[string]any, s
 // replaced: the resource id and creation order carry over, as in Cosmos.
 func (s *Server) build(c *collection, m map[string]any, body []byte, id, key string, prev *document) *document {
 	d := &document{id: id, pk: key, val: m, ts: s.now().Unix()}
+	if t, ok := m["ttl"].(float64); ok {
+		d.ttl = int64(t)
+	}
 	d.lsn = c.lsn.Add(1)
 	d.etag = s.nextEtag(s.globalLSN())
 	if prev != nil {
@@ -180,7 +190,7 @@ func (s *Server) handleDocs(q *request, dbID, collID string) *apiError {
 	ifMatch := h.Get("If-Match")
 	p := c.partitionFor(key, true)
 	p.mu.Lock()
-	prev := p.docs[id]
+	prev := s.live(c, p.docs[id])
 	if prev != nil && !upsert {
 		p.mu.Unlock()
 		return errConflict()
@@ -217,7 +227,7 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 		var d *document
 		if p != nil {
 			p.mu.RLock()
-			d = p.docs[id]
+			d = s.live(c, p.docs[id])
 			p.mu.RUnlock()
 		}
 		if d == nil {
@@ -245,7 +255,7 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 		}
 		p := c.partitionFor(bodyKey, true)
 		p.mu.Lock()
-		prev := p.docs[id]
+		prev := s.live(c, p.docs[id])
 		if prev == nil {
 			p.mu.Unlock()
 			return errDocNotFound()
@@ -266,7 +276,7 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 			return errDocNotFound()
 		}
 		p.mu.Lock()
-		prev := p.docs[id]
+		prev := s.live(c, p.docs[id])
 		if prev == nil {
 			p.mu.Unlock()
 			return errDocNotFound()

@@ -40,7 +40,7 @@ func (s *Server) patch(q *request, c *collection, key, id string) *apiError {
 		return errDocNotFound()
 	}
 	p.mu.Lock()
-	prev := p.docs[id]
+	prev := s.live(c, p.docs[id])
 	if prev == nil {
 		p.mu.Unlock()
 		return errDocNotFound()

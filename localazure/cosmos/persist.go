@@ -209,6 +209,7 @@ func restoreCollection(d *database, props map[string]any, sc snapColl) (*collect
 		c.paths = append(c.paths, segs)
 	}
 	c.nextDoc.Store(sc.NextDoc)
+	c.defaultTTL.Store(ttlSetting(props))
 	c.lsn.Store(sc.LSN)
 	for _, sdoc := range sc.Docs {
 		var m map[string]any
@@ -223,6 +224,9 @@ func restoreCollection(d *database, props map[string]any, sc snapColl) (*collect
 			doc.ts = int64(ts)
 		}
 		doc.pk = pkKey(c.pkValues(m))
+		if t, ok := m["ttl"].(float64); ok {
+			doc.ttl = int64(t)
+		}
 		c.partitionFor(doc.pk, true).docs[doc.id] = doc
 	}
 	return c, nil

@@ -113,12 +113,22 @@ func (s *Server) parseQueryRequest(body []byte) (*query.Query, map[string]any, u
 // the partition key header is present, else every partition (the single partition
 // key range "0" holds them all, so x-ms-documentdb-partitionkeyrangeid needs no
 // filtering).
-func scope(q *request, c *collection) ([]*document, *apiError) {
+func (s *Server) scope(q *request, c *collection) ([]*document, *apiError) {
 	key, present, e := pkFromHeader(q.r)
 	if e != nil {
 		return nil, e
 	}
-	return c.snapshot(key, !present), nil
+	docs := c.snapshot(key, !present)
+	if c.defaultTTL.Load() == ttlOff {
+		return docs, nil
+	}
+	live := docs[:0]
+	for _, d := range docs {
+		if s.live(c, d) != nil {
+			live = append(live, d)
+		}
+	}
+	return live, nil
 }
 
 // query executes POST .../docs with application/query+json.
@@ -127,7 +137,7 @@ func (s *Server) query(q *request, c *collection, body []byte) *apiError {
 	if e != nil {
 		return e
 	}
-	docs, e := scope(q, c)
+	docs, e := s.scope(q, c)
 	if e != nil {
 		return e
 	}
@@ -144,7 +154,7 @@ func (s *Server) query(q *request, c *collection, body []byte) *apiError {
 
 // readFeed serves GET .../docs: every item of the scope, paged.
 func (s *Server) readFeed(q *request, c *collection) *apiError {
-	docs, e := scope(q, c)
+	docs, e := s.scope(q, c)
 	if e != nil {
 		return e
 	}

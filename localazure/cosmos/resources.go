@@ -276,6 +276,7 @@ func (s *Server) createCollection(d *database, props map[string]any, ifMissing b
 		props[k] = v
 	}
 	c.props = props
+	c.defaultTTL.Store(ttlSetting(props))
 	d.colls[id] = c
 	d.order = append(d.order, id)
 	s.changed()
@@ -372,6 +373,9 @@ func (s *Server) handleCollection(q *request, dbID, id string) *apiError {
 		if err := json.Unmarshal(body, &props); err != nil {
 			return errBadRequest("The request payload is invalid: " + err.Error())
 		}
+		// Items that have expired under the old setting are gone for good, as the
+		// service's background purge would have removed them.
+		s.purgeExpired(c)
 		d.mu.Lock()
 		for k, v := range props {
 			if k == "id" || k == "partitionKey" || strings.HasPrefix(k, "_") {
@@ -380,6 +384,10 @@ func (s *Server) handleCollection(q *request, dbID, id string) *apiError {
 			c.props[k] = v
 		}
 		c.props["_ts"] = s.now().Unix()
+		if _, ok := props["defaultTtl"]; !ok {
+			delete(c.props, "defaultTtl") // a replace without it turns TTL off
+		}
+		c.defaultTTL.Store(ttlSetting(c.props))
 		out := c.json()
 		d.mu.Unlock()
 		s.changed()

@@ -1,6 +1,7 @@
 package cosmos
 
 import (
+	"math"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -37,7 +38,8 @@ type collection struct {
 	paths  [][]string     // partition key paths split into segments
 	pkKind string
 
-	lsn     atomic.Uint64 // per-container logical sequence number: session tokens, etags
+	lsn        atomic.Uint64 // per-container logical sequence number: session tokens, change feed
+	defaultTTL atomic.Int64  // seconds; -1 = on without a default; ttlOff = off
 	nextDoc atomic.Uint64 // document resource ids and creation order
 
 	mu    sync.RWMutex
@@ -62,6 +64,7 @@ type document struct {
 	rid  string
 	seq  uint64 // creation order, kept across replaces, for stable query order
 	lsn  uint64 // the container's sequence number at this write: change feed order
+	ttl  int64  // the item's own "ttl" (seconds, -1 = never), 0 when it has none
 }
 
 // encodeRID renders resource-id bytes the way Cosmos does: standard base64 with
@@ -225,4 +228,57 @@ func plainJSONString(s string) bool {
 		}
 	}
 	return true
+}
+
+// ttlOff marks a container without time-to-live (no defaultTtl property).
+const ttlOff = math.MinInt64
+
+// ttlSetting reads a container's defaultTtl: absent or null is off.
+func ttlSetting(props map[string]any) int64 {
+	if v, ok := props["defaultTtl"].(float64); ok {
+		return int64(v)
+	}
+	return ttlOff
+}
+
+// live returns d, or nil when it does not exist or has expired. Expired items are
+// invisible at once, as in Cosmos, and their slots are reused by later writes.
+func (s *Server) live(c *collection, d *document) *document {
+	if d == nil {
+		return nil
+	}
+	def := c.defaultTTL.Load()
+	if def == ttlOff {
+		return d
+	}
+	t := def
+	if d.ttl != 0 {
+		t = d.ttl
+	}
+	if t > 0 && s.now().Unix() >= d.ts+t {
+		return nil
+	}
+	return d
+}
+
+// purgeExpired deletes the items that have expired.
+func (s *Server) purgeExpired(c *collection) {
+	if c.defaultTTL.Load() == ttlOff {
+		return
+	}
+	c.mu.RLock()
+	parts := make([]*partition, 0, len(c.parts))
+	for _, p := range c.parts {
+		parts = append(parts, p)
+	}
+	c.mu.RUnlock()
+	for _, p := range parts {
+		p.mu.Lock()
+		for id, d := range p.docs {
+			if s.live(c, d) == nil {
+				delete(p.docs, id)
+			}
+		}
+		p.mu.Unlock()
+	}
 }
