@@ -371,3 +371,76 @@ func TestBatchAndSizeLimit(t *testing.T) {
 		t.Fatalf("receive-and-delete left %d", n)
 	}
 }
+
+func TestAbandonWithPropertiesAndReceiveAndDeleteOnSubscriptionDLQ(t *testing.T) {
+	tb := startBroker(t, nil)
+	c := tb.client(t)
+	ctx := ctxT(t, 20*time.Second)
+	send(t, c, "orders", body("p"))
+	r, _ := c.NewReceiverForQueue("orders", nil)
+	m := receiveN(t, r, 1)[0]
+	if err := r.AbandonMessage(ctx, m, &azservicebus.AbandonMessageOptions{PropertiesToModify: map[string]any{"retry": int64(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	m = receiveN(t, r, 1)[0]
+	if m.ApplicationProperties["retry"] != int64(1) {
+		t.Fatalf("properties after abandon: %v", m.ApplicationProperties)
+	}
+	r.CompleteMessage(ctx, m, nil)
+
+	send(t, c, "order-events", &azservicebus.Message{Body: []byte("bad"), ApplicationProperties: map[string]any{"color": "red", "qty": int64(9)}})
+	sr, _ := c.NewReceiverForSubscription("order-events", "red", nil)
+	sm := receiveN(t, sr, 1)[0]
+	if err := sr.DeadLetterMessage(ctx, sm, nil); err != nil {
+		t.Fatal(err)
+	}
+	dlq, _ := c.NewReceiverForSubscription("order-events", "red", &azservicebus.ReceiverOptions{
+		SubQueue: azservicebus.SubQueueDeadLetter, ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+	dm := receiveN(t, dlq, 1)[0]
+	if string(dm.Body) != "bad" || dm.DeadLetterSource == nil || *dm.DeadLetterSource != "order-events/Subscriptions/red" {
+		t.Fatalf("subscription DLQ: %q %v", dm.Body, dm.DeadLetterSource)
+	}
+	if n, _ := tb.MessageCount("order-events/Subscriptions/red/$DeadLetterQueue"); n != 0 {
+		t.Fatalf("DLQ still holds %d", n)
+	}
+}
+
+func TestTopicScheduledMessage(t *testing.T) {
+	tb := startBroker(t, nil)
+	c := tb.client(t)
+	ctx := ctxT(t, 20*time.Second)
+	s, _ := c.NewSender("order-events", nil)
+	seqs, err := s.ScheduleMessages(ctx, []*azservicebus.Message{body("t1"), body("t2")}, time.Now().Add(300*time.Millisecond), nil)
+	if err != nil || len(seqs) != 2 {
+		t.Fatal(err)
+	}
+	if err := s.CancelScheduledMessages(ctx, seqs[:1], nil); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := c.NewReceiverForSubscription("order-events", "all", nil)
+	m := receiveN(t, r, 1)[0]
+	if string(m.Body) != "t2" {
+		t.Fatalf("got %q", m.Body)
+	}
+	expectNone(t, r, 400*time.Millisecond)
+}
+
+func TestBrokerCloseClosesClients(t *testing.T) {
+	tb := startBroker(t, nil)
+	c := tb.client(t)
+	send(t, c, "orders", body("x"))
+	done := make(chan error, 1)
+	go func() { done <- tb.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hung")
+	}
+	s, _ := c.NewSender("orders", &azservicebus.NewSenderOptions{})
+	if err := s.SendMessage(ctxT(t, 5*time.Second), body("y"), nil); err == nil {
+		t.Fatal("send succeeded after broker close")
+	}
+}

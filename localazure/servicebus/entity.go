@@ -30,7 +30,6 @@ type message struct {
 	lockHolder  *consumer
 
 	dlSource string
-	modified map[any]any // annotations set by abandon/defer with properties-to-modify
 }
 
 // consumer is a receiving link attached to a store.
@@ -389,16 +388,22 @@ func (s *store) abandon(token amqp.UUID, counted bool, props map[any]any) settle
 	return settled
 }
 
+// mergeModified applies the properties-to-modify of an abandon or defer: Service
+// Bus updates the message's application properties with them.
 func mergeModified(m *message, props map[any]any) {
 	if len(props) == 0 {
 		return
 	}
-	if m.modified == nil {
-		m.modified = map[any]any{}
-	}
+	extra := make(map[string]any, len(props))
 	for k, v := range props {
-		m.modified[k] = v
+		switch k := k.(type) {
+		case string:
+			extra[k] = v
+		case amqp.Symbol:
+			extra[string(k)] = v
+		}
 	}
+	m.data = m.data.withAppProps(extra)
 }
 
 // attemptFailedLocked counts a delivery attempt and dead-letters the message
@@ -468,8 +473,7 @@ func (s *store) deadLetterLocked(m *message, reason, desc string, now time.Time)
 	if s.dlq == nil {
 		return
 	}
-	dm := &message{data: d, seq: m.seq, enqueued: m.enqueued, deliveryCount: m.deliveryCount, dlSource: s.source,
-		modified: m.modified}
+	dm := &message{data: d, seq: m.seq, enqueued: m.enqueued, deliveryCount: m.deliveryCount, dlSource: s.source}
 	dl := s.dlq
 	// The DLQ has its own lock; it is only ever taken after its parent's.
 	dl.mu.Lock()

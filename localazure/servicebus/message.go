@@ -133,9 +133,6 @@ func encodeDelivered(m *message, lockedUntil time.Time, deliveryAnn map[any]any)
 	for k, v := range src.Annotations {
 		ann[k] = v
 	}
-	for k, v := range m.modified {
-		ann[k] = v
-	}
 	ann[amqp.Symbol(annSequenceNumber)] = m.seq
 	ann[amqp.Symbol(annEnqueuedTime)] = m.enqueued
 	if !lockedUntil.IsZero() {
