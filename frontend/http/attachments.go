@@ -66,6 +66,13 @@ func (s *Server) uploadAttachment(c echo.Context) error {
 	if err := orders.ValidateAttachmentName(name); err != nil {
 		return renameField(err, attachmentField)
 	}
+	// Check before uploading: the blob name is derived from the attachment
+	// name, so uploading first would overwrite the existing file and only then
+	// be refused. (Two concurrent uploads of one name can still race; the
+	// order records one of them.)
+	if err := attachmentRoom(o, name); err != nil {
+		return err
+	}
 	declared, err := s.declaredType(part.Header.Get(echo.HeaderContentType))
 	if err != nil {
 		return err
@@ -101,6 +108,22 @@ func (s *Server) uploadAttachment(c echo.Context) error {
 	s.log.InfoContext(req.Context(), "attachment stored", "order_id", o.ID, "size", a.Size, "content_type", a.ContentType)
 	c.Response().Header().Set(echo.HeaderLocation, orderPath(o.ID)+"/attachments/"+url.PathEscape(a.Name))
 	return c.JSON(http.StatusCreated, a)
+}
+
+// attachmentRoom refuses a name the order already has, or a full order.
+func attachmentRoom(o *orders.Order, name string) error {
+	conflict := func(msg string) error {
+		return &orders.Error{Code: orders.ECONFLICT, Message: msg, Fields: []orders.FieldError{{Field: attachmentField, Message: msg}}}
+	}
+	if len(o.Attachments) >= orders.MaxAttachments {
+		return conflict(fmt.Sprintf("The order already has %d attachments, the most it can hold.", orders.MaxAttachments))
+	}
+	for _, a := range o.Attachments {
+		if a.Name == name {
+			return conflict(fmt.Sprintf("The order already has an attachment named %q.", name))
+		}
+	}
+	return nil
 }
 
 // nextFilePart skips to the "file" part; other fields are drained and ignored.

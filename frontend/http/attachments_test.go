@@ -172,3 +172,25 @@ func TestUploadAttachmentUnknownOrder(t *testing.T) {
 	}
 	decodeProblem(t, resp)
 }
+
+func TestUploadAttachmentDuplicateNameKeepsTheFirst(t *testing.T) {
+	f := newFixture(t, Limits{})
+	o := f.seedOrder("c-1", time.Now())
+	upload := func(content string) *http.Response {
+		body, ct := multipartBody(t, "file", "note.txt", "text/plain", strings.NewReader(content))
+		return f.do(http.MethodPost, "/api/orders/"+o.ID+"/attachments", ct, body)
+	}
+	if resp := upload("first"); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("first upload: %d", resp.StatusCode)
+	}
+	resp := upload("second")
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("second upload: %d, want 409", resp.StatusCode)
+	}
+	if got := fieldsOf(decodeProblem(t, resp)); !slices.Equal(got, []string{"file"}) {
+		t.Errorf("fields %v", got)
+	}
+	if got := string(f.attachments.blob(o.ID, "note.txt")); got != "first" {
+		t.Errorf("stored %q: the refused upload overwrote the first", got)
+	}
+}
