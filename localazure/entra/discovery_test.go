@@ -53,6 +53,9 @@ func TestTenantDiscoveryDocuments(t *testing.T) {
 			t.Errorf("%s: %d %v", p, status, bad)
 		}
 	}
+	if status, m := e.getJSON(t, "/"+testTenant+"/oauth2/v2.0/token"); status != 400 || m["error_codes"].([]any)[0] != float64(900561) {
+		t.Errorf("GET token endpoint: %d %v", status, m)
+	}
 	if e.srv.AuthorityURL() != e.url || e.srv.TenantID() != testTenant || len(e.srv.Workloads()) != 2 || e.srv.Workloads()[0].FederatedCredentials[0].Issuer != e.srv.IssuerURL() {
 		t.Error("accessors")
 	}

@@ -34,6 +34,10 @@ func missingParam(name string) oauthError {
 	return oauthError{http.StatusBadRequest, "invalid_request", 900144, fmt.Sprintf("The request body must contain the following parameter: '%s'.", name)}
 }
 
+func wrongMethod(m string) oauthError {
+	return oauthError{http.StatusBadRequest, "invalid_request", 900561, fmt.Sprintf("The endpoint only accepts POST, OPTIONS requests. Received a %s request.", m)}
+}
+
 func unsupportedGrant(g string) oauthError {
 	return oauthError{http.StatusBadRequest, "unsupported_grant_type", 70003, fmt.Sprintf("The app requested an unsupported grant type '%s'.", g)}
 }

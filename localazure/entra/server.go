@@ -91,6 +91,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.tenantDiscoveryV1)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.tokenV2)
 	mux.HandleFunc("POST /{tenant}/oauth2/token", s.tokenV1)
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/token", s.tokenWrongMethod)
+	mux.HandleFunc("GET /{tenant}/oauth2/token", s.tokenWrongMethod)
 	return logRequests(s.log, mux)
 }
 

@@ -38,6 +38,11 @@ func (s *Server) tokenV1(w http.ResponseWriter, r *http.Request) {
 	s.token(w, r, true)
 }
 
+// tokenWrongMethod answers a GET of a token endpoint as Entra does.
+func (s *Server) tokenWrongMethod(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, wrongMethod(r.Method))
+}
+
 func (s *Server) token(w http.ResponseWriter, r *http.Request, v1 bool) {
 	tenant := r.PathValue("tenant")
 	switch s.classifyTenant(tenant) {
