@@ -1,0 +1,301 @@
+//go:build stack
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"github.com/contoso/orderflow/localazure/stack"
+	"github.com/contoso/orderflow/platform/azure"
+	"github.com/contoso/orderflow/platform/blob"
+	"github.com/contoso/orderflow/platform/config"
+	"github.com/contoso/orderflow/platform/cosmos"
+	"github.com/contoso/orderflow/platform/keyvault"
+	"github.com/contoso/orderflow/platform/orders"
+	"github.com/contoso/orderflow/platform/servicebus"
+)
+
+var (
+	st         *stack.Stack
+	skipReason string
+)
+
+func TestMain(m *testing.M) { os.Exit(runMain(m)) }
+
+func runMain(m *testing.M) int {
+	if testing.Short() {
+		skipReason = "end-to-end tests need the local stack; skipped under -short"
+		return m.Run()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := stack.Start(ctx, stack.Options{Blob: true})
+	if err != nil {
+		if msg := strings.ToLower(err.Error()); strings.Contains(msg, "not installed") || strings.Contains(msg, "missing") {
+			skipReason = "local stack unavailable: " + err.Error()
+			return m.Run()
+		}
+		fmt.Fprintln(os.Stderr, "start local stack:", err)
+		return 1
+	}
+	st = s
+	defer s.Close()
+	return m.Run()
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func frontendClients(t *testing.T) (*azure.Clients, config.Config) {
+	env := st.Env("frontend")
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := azure.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c, cfg
+}
+
+// TestBackendEndToEnd runs the real backend (run, as main does) against the local
+// stack with the backend workload's identity, and drives it as the frontend would.
+func TestBackendEndToEnd(t *testing.T) {
+	if st == nil {
+		t.Skip(skipReason)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	defer cancel()
+
+	env := st.Env("backend")
+	env["HEALTH_ADDR"] = "127.0.0.1:0"
+	env["WORKER_CONCURRENCY"] = "2"
+	env["SHUTDOWN_TIMEOUT"] = "5s"
+	env["LOG_LEVEL"] = "debug"
+	logs := &syncBuffer{}
+	runCtx, stop := context.WithCancel(ctx)
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(runCtx, func(k string) string { return env[k] }, logs, ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("backend exited: %v\n%s", err, logs)
+	case <-ctx.Done():
+		t.Fatal("backend did not start")
+	}
+
+	// Ready once every dependency answers with the backend's identity.
+	waitFor(t, ctx, "readyz 200", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	fe, fcfg := frontendClients(t)
+	store := cosmos.New(fe.Orders)
+	events, err := servicebus.NewSubscriptionReceiver(fe.ServiceBus, fcfg.ServiceBus.EventsTopic, fcfg.ServiceBus.EventsSubscription)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close(ctx)
+	pub, err := servicebus.NewPublisher(fe.ServiceBus, fcfg.ServiceBus.OrdersQueue, servicebus.SourceFrontend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(ctx)
+	placer := &orders.Placer{Orders: store, Publisher: pub, Catalog: orders.DefaultCatalog()}
+
+	o, err := placer.Place(ctx, orders.PlaceOrderInput{CustomerID: "e2e-alice", Items: []orders.Item{{ProductID: "espresso-beans-1kg", Quantity: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var done1 *orders.Order
+	waitFor(t, ctx, "order completed", func() bool {
+		got, err := store.GetByCustomer(ctx, o.CustomerID, o.ID)
+		if err == nil && got.Status == orders.StatusCompleted {
+			done1 = got
+			return true
+		}
+		return false
+	})
+
+	// The receipt verifies with the Key Vault version it names, read by the frontend.
+	rc, err := blob.NewReceipts(fe.Blob, fcfg.Storage.ReceiptsContainer).Get(ctx, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := orders.DecodeReceipt(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := keyvault.New(fe.Secrets, fcfg.KeyVault.SecretName, time.Minute, nil).KeyVersion(ctx, r.KeyVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(key); err != nil || r.Total != 2*2450 || done1.ReceiptKeyVersion != r.KeyVersion {
+		t.Fatalf("receipt %+v: verify %v; order %+v", r, err, done1)
+	}
+	ev := receiveEvent(t, ctx, events, orders.CompletedEventID(o.ID))
+	if d, err := ev.OrderCompleted(); err != nil || d.Total != r.Total || d.KeyVersion != r.KeyVersion {
+		t.Fatalf("OrderCompleted = %+v, %v", d, err)
+	}
+
+	// A redelivery (the same event under another MessageId, past duplicate detection)
+	// changes nothing: same receipt, same order document, an identical event.
+	raw, err := fe.ServiceBus.NewSender(fcfg.ServiceBus.OrdersQueue, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(ctx)
+	placed, _ := orders.NewOrderPlacedEvent(o, servicebus.SourceFrontend, time.Now())
+	body, _ := placed.Encode()
+	dupID := o.ID + "-redelivery"
+	if err := raw.SendMessage(ctx, &azservicebus.Message{MessageID: &dupID, Body: body}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ev2 := receiveEvent(t, ctx, events, orders.CompletedEventID(o.ID))
+	b1, _ := json.Marshal(ev)
+	b2, _ := json.Marshal(ev2)
+	if !bytes.Equal(b1, b2) {
+		t.Errorf("re-published event differs:\n%s\n%s", b1, b2)
+	}
+	after, _ := store.GetByCustomer(ctx, o.CustomerID, o.ID)
+	if after.ETag != done1.ETag {
+		t.Errorf("the redelivery rewrote the order")
+	}
+	rc, _ = blob.NewReceipts(fe.Blob, fcfg.Storage.ReceiptsContainer).Get(ctx, o.ID)
+	r2, _ := orders.DecodeReceipt(rc)
+	rc.Close()
+	if r2.Signature != r.Signature {
+		t.Errorf("the redelivery replaced the receipt")
+	}
+
+	// An invalid message is dead-lettered with a reason.
+	badID := "e2e-garbage-" + orders.NewID()[:8]
+	if err := raw.SendMessage(ctx, &azservicebus.Message{MessageID: &badID, Body: []byte("{not json")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	be, bcfg := backendClients(t)
+	dlq, err := servicebus.NewDeadLetterReceiver(be.ServiceBus, bcfg.ServiceBus.OrdersQueue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dlq.Close(ctx)
+	var reason string
+	waitFor(t, ctx, "dead-lettered message", func() bool {
+		c, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		ms, _ := dlq.Receive(c, 10)
+		for _, m := range ms {
+			if m.ID == badID {
+				reason, _ = m.DeadLetterReason()
+				_ = dlq.Complete(ctx, m)
+				return true
+			}
+			_ = dlq.Abandon(ctx, m)
+		}
+		return false
+	})
+	if reason != "InvalidMessage" {
+		t.Errorf("dead-letter reason = %q", reason)
+	}
+
+	// SIGTERM: run returns nil promptly.
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("backend did not shut down")
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"msg":"order completed"`) || !strings.Contains(out, `"msg":"backend stopping"`) {
+		t.Errorf("logs lack the expected lines:\n%s", out)
+	}
+	if strings.Contains(out, "eyJ") {
+		t.Errorf("a token leaked into the logs")
+	}
+}
+
+func backendClients(t *testing.T) (*azure.Clients, config.Config) {
+	env := st.Env("backend")
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := azure.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c, cfg
+}
+
+func receiveEvent(t *testing.T, ctx context.Context, r *servicebus.Receiver, id string) orders.Event {
+	t.Helper()
+	var ev orders.Event
+	waitFor(t, ctx, "event "+id, func() bool {
+		c, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		ms, _ := r.Receive(c, 10)
+		found := false
+		for _, m := range ms {
+			_ = r.Complete(ctx, m)
+			if m.ID == id && !found {
+				e, err := orders.DecodeEvent(m.Body)
+				if err != nil {
+					t.Fatalf("event %s: %v", id, err)
+				}
+				ev, found = e, true
+			}
+		}
+		return found
+	})
+	return ev
+}
+
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for {
+		if cond() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

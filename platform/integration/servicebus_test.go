@@ -1,0 +1,167 @@
+//go:build stack
+
+package integration
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/contoso/orderflow/platform/orders"
+	"github.com/contoso/orderflow/platform/servicebus"
+	"github.com/contoso/orderflow/platform/telemetry"
+)
+
+// receiveID receives from r until the message with id arrives, completing any other
+// message on the way (left over from an earlier test), and fails after a while.
+func receiveID(t *testing.T, r *servicebus.Receiver, id string) *servicebus.Message {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ms, err := r.Receive(ctx, 10)
+		cancel()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && orders.ErrorCode(err) != orders.EUNAVAILABLE {
+			t.Fatalf("receive: %v", err)
+		}
+		var found *servicebus.Message
+		for _, m := range ms {
+			if m.ID == id && found == nil {
+				found = m
+				continue
+			}
+			_ = r.Abandon(context.Background(), m)
+		}
+		if found != nil {
+			return found
+		}
+	}
+	t.Fatalf("message %s not received", id)
+	return nil
+}
+
+// noMessage checks that no message with id arrives within d.
+func noMessage(t *testing.T, r *servicebus.Receiver, id string, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for ctx.Err() == nil {
+		ms, _ := r.Receive(ctx, 10)
+		for _, m := range ms {
+			if m.ID == id {
+				t.Errorf("unexpected message %s (delivery %d)", id, m.DeliveryCount)
+			}
+			_ = r.Complete(context.Background(), m)
+		}
+	}
+}
+
+func TestServiceBusOrdersQueue(t *testing.T) {
+	fe, fcfg := clientsFor(t, "frontend")
+	be, bcfg := clientsFor(t, "backend")
+	ctx := testCtx(t)
+	pub, err := servicebus.NewPublisher(fe.ServiceBus, fcfg.ServiceBus.OrdersQueue, servicebus.SourceFrontend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(ctx)
+	recv, err := servicebus.NewQueueReceiver(be.ServiceBus, bcfg.ServiceBus.OrdersQueue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close(ctx)
+
+	o := newOrder(t, "cust-sb", time.Now())
+	tc := telemetry.NewTrace()
+	if err := pub.PublishOrderPlaced(telemetry.ContextWithTrace(ctx, tc), o); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	// A re-send (the reconciler's) is dropped by duplicate detection.
+	if err := pub.PublishOrderPlaced(ctx, o); err != nil {
+		t.Fatalf("re-send: %v", err)
+	}
+	m := receiveID(t, recv, o.ID)
+	if m.DeliveryCount != 1 || m.ContentType != orders.ContentTypeCloudEvents || m.Subject != orders.TypeOrderPlaced {
+		t.Errorf("message = %+v", m)
+	}
+	if got, ok := telemetry.ParseTraceparent(m.Traceparent()); !ok || got.TraceID != tc.TraceID {
+		t.Errorf("traceparent %q does not continue trace %s", m.Traceparent(), tc.TraceID)
+	}
+	ev, err := orders.DecodeEvent(m.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := ev.OrderPlaced(); err != nil || d.OrderID != o.ID || d.CustomerID != o.CustomerID {
+		t.Fatalf("event data = %+v, %v", d, err)
+	}
+
+	// Renew, abandon: redelivered with the count raised.
+	before := m.LockedUntil
+	time.Sleep(10 * time.Millisecond)
+	if err := recv.RenewLock(ctx, m); err != nil {
+		t.Fatalf("renew lock: %v", err)
+	}
+	if !m.LockedUntil.After(before) {
+		t.Errorf("lock not extended: %v → %v", before, m.LockedUntil)
+	}
+	if err := recv.Abandon(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	m2 := receiveID(t, recv, o.ID)
+	if m2.DeliveryCount != 2 {
+		t.Errorf("redelivery count = %d, want 2", m2.DeliveryCount)
+	}
+
+	// Dead-letter with a reason; it shows up in the DLQ with it.
+	if err := recv.DeadLetter(ctx, m2, "InvalidMessage", "test dead-letter"); err != nil {
+		t.Fatal(err)
+	}
+	dlq, err := servicebus.NewDeadLetterReceiver(be.ServiceBus, bcfg.ServiceBus.OrdersQueue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dlq.Close(ctx)
+	dm := receiveID(t, dlq, o.ID)
+	if reason, desc := dm.DeadLetterReason(); reason != "InvalidMessage" || desc != "test dead-letter" {
+		t.Errorf("dead-letter reason = %q %q", reason, desc)
+	}
+	if err := dlq.Complete(ctx, dm); err != nil {
+		t.Fatal(err)
+	}
+	noMessage(t, recv, o.ID, 2*time.Second)
+}
+
+func TestServiceBusOrderEvents(t *testing.T) {
+	fe, fcfg := clientsFor(t, "frontend")
+	be, bcfg := clientsFor(t, "backend")
+	ctx := testCtx(t)
+	// Open the subscription first so the event is not missed.
+	sub, err := servicebus.NewSubscriptionReceiver(fe.ServiceBus, fcfg.ServiceBus.EventsTopic, fcfg.ServiceBus.EventsSubscription)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close(ctx)
+	pub, err := servicebus.NewEventPublisher(be.ServiceBus, bcfg.ServiceBus.EventsTopic, servicebus.SourceBackend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(ctx)
+	o := newOrder(t, "cust-ev", time.Now())
+	r := &orders.Receipt{OrderID: o.ID, CustomerID: o.CustomerID, Total: o.Total, IssuedAt: time.Now().UTC(), KeyVersion: "v1"}
+	if err := pub.PublishOrderCompleted(ctx, o, r); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	m := receiveID(t, sub, orders.CompletedEventID(o.ID))
+	ev, err := orders.DecodeEvent(m.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ev.OrderCompleted()
+	if err != nil || d.OrderID != o.ID || d.KeyVersion != "v1" || d.ReceiptBlob != o.ID+".json" {
+		t.Errorf("event data = %+v, %v", d, err)
+	}
+	if err := sub.Complete(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+}
