@@ -1,0 +1,157 @@
+package azurite_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+
+	"github.com/contoso/orderflow/localazure/authz/authztest"
+	"github.com/contoso/orderflow/localazure/azurite"
+	"github.com/contoso/orderflow/localazure/tlsca"
+)
+
+// requireInstalled skips in -short runs without Azurite and fails otherwise: a full
+// run must exercise the real Azurite.
+func requireInstalled(t *testing.T) string {
+	t.Helper()
+	dir, err := azurite.FindDir("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !azurite.Installed(dir) {
+		if testing.Short() {
+			t.Skip("Azurite is not installed (scripts/install-test-deps.sh installs it); skipped in -short mode")
+		}
+		t.Fatal("Azurite is not installed: run scripts/install-test-deps.sh (full test runs need it)")
+	}
+	return dir
+}
+
+func startAzurite(t *testing.T, dataDir string) (*azurite.Server, *http.Client) {
+	t.Helper()
+	dir := requireInstalled(t)
+	ca, err := tlsca.LoadOrCreate("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.ServerCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := tlsca.KeyPEM(leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	s, err := azurite.Start(context.Background(), azurite.Options{
+		Dir: dir, CertPEM: certPEM, KeyPEM: keyPEM, RootCAs: ca.Pool(), WorkDir: t.TempDir(), DataDir: dataDir,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("azurite answered after %s", time.Since(began).Round(time.Millisecond))
+	t.Cleanup(func() { s.Stop() })
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
+	return s, hc
+}
+
+func TestBearerTokenUploadOverTLS(t *testing.T) {
+	t.Parallel()
+	s, hc := startAzurite(t, "")
+	ctx := context.Background()
+	if err := s.CreateContainers(ctx, hc, "attachments", "receipts"); err != nil {
+		t.Fatal(err)
+	}
+	// Twice: a second start against the same data must not fail on existing containers.
+	if err := s.CreateContainers(ctx, hc, "attachments"); err != nil {
+		t.Fatal(err)
+	}
+	iss := authztest.NewIssuer()
+	client, err := azblob.NewClient(s.URL()+"/", iss.Credential("oid-1"), &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: hc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("receipt #1")
+	if _, err := client.UploadBuffer(ctx, "receipts", "r1.txt", body, nil); err != nil {
+		t.Fatalf("upload with a bearer token: %v", err)
+	}
+	resp, err := client.DownloadStream(ctx, "receipts", "r1.txt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, body) {
+		t.Fatalf("downloaded %q, want %q", got, body)
+	}
+	// A container that was not created does not exist.
+	if _, err := client.UploadBuffer(ctx, "nope", "x", body, nil); err == nil {
+		t.Fatal("upload to a missing container succeeded")
+	}
+	// Stop ends the process.
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Exited():
+	default:
+		t.Fatal("process still running after Stop")
+	}
+}
+
+func TestDataDirPersists(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	s, hc := startAzurite(t, data)
+	if err := s.CreateContainers(context.Background(), hc, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	s2, hc2 := startAzurite(t, data)
+	cred, _ := azblob.NewSharedKeyCredential(azurite.Account, azurite.WellKnownKey)
+	c, _ := azblob.NewClientWithSharedKeyCredential(s2.URL()+"/", cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: hc2}})
+	if _, err := c.UploadBuffer(context.Background(), "kept", "x", []byte("x"), nil); err != nil {
+		t.Fatalf("container did not survive a restart on the same data directory: %v", err)
+	}
+	entries, _ := os.ReadDir(data)
+	if len(entries) == 0 {
+		t.Fatal("nothing written to the data directory")
+	}
+}
+
+func TestNotInstalled(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{}`), 0o644)
+	_, err := azurite.Start(context.Background(), azurite.Options{Dir: dir, CertPEM: []byte("x"), KeyPEM: []byte("x"), WorkDir: t.TempDir()})
+	if !errors.Is(err, azurite.ErrNotInstalled) || !strings.Contains(err.Error(), "run `make run` or scripts/install-test-deps.sh to install Azurite from npm") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestPackagePinsVersion(t *testing.T) {
+	dir, err := azurite.FindDir("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, _ := os.ReadFile(filepath.Join(dir, "package.json"))
+	if !strings.Contains(string(pkg), `"azurite": "`+azurite.Version+`"`) {
+		t.Fatalf("package.json does not pin azurite %s exactly:\n%s", azurite.Version, pkg)
+	}
+	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
+	if err != nil || !strings.Contains(string(lock), `"node_modules/azurite": {`+"\n"+`      "version": "`+azurite.Version+`"`) {
+		t.Fatalf("package-lock.json missing or not at azurite %s (err %v)", azurite.Version, err)
+	}
+}
