@@ -477,6 +477,15 @@ func TestQueries(t *testing.T) {
 		t.Fatalf("OFFSET LIMIT: %s", rawStrings(items))
 	}
 
+	// JOIN over an array inside each item.
+	if _, err := cc.UpsertItem(ctx(), azcosmos.NewPartitionKeyString("j"), []byte(`{"id":"j1","customerId":"j","lines":[{"sku":"a","qty":2},{"sku":"b","qty":5}]}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	items, _ = queryAll(t, cc, "SELECT c.id, l.sku FROM c JOIN l IN c.lines WHERE l.qty > 1 ORDER BY l.sku DESC", azcosmos.NewPartitionKeyString("j"), nil)
+	if fmt.Sprint(rawStrings(items)) != `[{"id":"j1","sku":"b"} {"id":"j1","sku":"a"}]` {
+		t.Fatalf("JOIN: %s", rawStrings(items))
+	}
+
 	// Bad syntax: 400 naming the position.
 	pager := cc.NewQueryItemsPager("SELECT * FORM c", azcosmos.NewPartitionKey(), nil)
 	_, err := pager.NextPage(ctx())

@@ -1,10 +1,10 @@
 package cosmos
 
 import (
-	"math"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -40,7 +40,7 @@ type collection struct {
 
 	lsn        atomic.Uint64 // per-container logical sequence number: session tokens, change feed
 	defaultTTL atomic.Int64  // seconds; -1 = on without a default; ttlOff = off
-	nextDoc atomic.Uint64 // document resource ids and creation order
+	nextDoc    atomic.Uint64 // document resource ids and creation order
 
 	mu    sync.RWMutex
 	parts map[string]*partition

@@ -7,11 +7,15 @@ type Query struct {
 	SelectStar  bool
 	SelectValue bool         // SELECT VALUE expr: Items has exactly one element
 	Items       []SelectItem // projections (or the VALUE expression)
-	Alias       string       // FROM alias; "" when there is no FROM clause
-	Where       Expr
-	OrderBy     []OrderItem
-	Offset      Expr // with Limit, both or neither
-	Limit       Expr
+	Alias       string       // FROM alias of the document; "" when there is no FROM clause
+	// Joins are the iteration bindings after the document: "JOIN t IN c.tags" and
+	// the "FROM t IN c.tags" form (which hides the document itself from SELECT *).
+	Joins    []Join
+	hideRoot bool
+	Where    Expr
+	OrderBy  []OrderItem
+	Offset   Expr // with Limit, both or neither
+	Limit    Expr
 
 	aggregate bool // the projection uses aggregate functions (no GROUP BY)
 }
@@ -49,8 +53,17 @@ type Param struct {
 	P    int
 }
 
-// Root is the FROM alias itself (the whole document).
-type Root struct{ P int }
+// Join binds Alias to each element of the array In evaluates to.
+type Join struct {
+	Alias string
+	In    Expr
+}
+
+// Root is a bound variable: Index 0 is the document, 1.. the Joins in order.
+type Root struct {
+	Index int
+	P     int
+}
 
 // Member is base.Name or base["Name"].
 type Member struct {

@@ -25,11 +25,17 @@ type RuntimeError struct{ Message string }
 
 func (e *RuntimeError) Error() string { return e.Message }
 
-// env is the evaluation context for one document.
+// env is the evaluation context for one binding tuple.
 type env struct {
-	doc    any
+	vars   []any // [0] the document, then one value per join
 	params map[string]any
 	aggs   map[*Call]*accumulator // results of aggregate calls, in the final projection
+}
+
+// tuple is one combination of bindings that passed WHERE.
+type tuple struct {
+	vars []any
+	raw  []byte // the document's stored JSON
 }
 
 // Run evaluates the query over docs (in their given order, which becomes the result
@@ -56,17 +62,22 @@ func (q *Query) Run(docs []Doc, params map[string]any) ([]Row, error) {
 		docs = []Doc{{Val: Undefined}}
 	}
 
-	// Filter.
-	matched := make([]Doc, 0, len(docs))
+	// Bind and filter.
+	matched := make([]tuple, 0, len(docs))
+	nvars := 1 + len(q.Joins)
 	for _, d := range docs {
-		if q.Where != nil {
-			e := base
-			e.doc = d.Val
-			if v, ok := e.eval(q.Where).(bool); !ok || !v {
-				continue
+		vars := make([]any, nvars)
+		vars[0] = d.Val
+		q.bind(&base, vars, 1, func(vars []any) {
+			if q.Where != nil {
+				e := base
+				e.vars = vars
+				if v, ok := e.eval(q.Where).(bool); !ok || !v {
+					return
+				}
 			}
-		}
-		matched = append(matched, d)
+			matched = append(matched, tuple{vars: append([]any(nil), vars...), raw: d.Raw})
+		})
 	}
 
 	if q.aggregate {
@@ -76,9 +87,9 @@ func (q *Query) Run(docs []Doc, params map[string]any) ([]Row, error) {
 	// Sort.
 	if len(q.OrderBy) > 0 {
 		keys := make([][]any, len(matched))
-		for i, d := range matched {
+		for i, t := range matched {
 			e := base
-			e.doc = d.Val
+			e.vars = t.vars
 			k := make([]any, len(q.OrderBy))
 			for j, ob := range q.OrderBy {
 				k[j] = e.eval(ob.Expr)
@@ -102,7 +113,7 @@ func (q *Query) Run(docs []Doc, params map[string]any) ([]Row, error) {
 			}
 			return false
 		})
-		sorted := make([]Doc, len(matched))
+		sorted := make([]tuple, len(matched))
 		for i, k := range idx {
 			sorted[i] = matched[k]
 		}
@@ -116,13 +127,13 @@ func (q *Query) Run(docs []Doc, params map[string]any) ([]Row, error) {
 		seen = map[string]bool{}
 	}
 	skipped := 0
-	for _, d := range matched {
+	for _, t := range matched {
 		if top >= 0 && len(rows) >= top || limit >= 0 && len(rows) >= limit {
 			break
 		}
 		e := base
-		e.doc = d.Val
-		r, ok := q.project(&e, d)
+		e.vars = t.vars
+		r, ok := q.project(&e, t)
 		if !ok {
 			continue
 		}
@@ -142,19 +153,54 @@ func (q *Query) Run(docs []Doc, params map[string]any) ([]Row, error) {
 	return rows, nil
 }
 
-// project computes the output row for one document; ok is false when SELECT VALUE
+// bind enumerates the join bindings from level on, calling emit for each full tuple.
+// A join over something that is not an array yields nothing, as in Cosmos.
+func (q *Query) bind(base *env, vars []any, level int, emit func([]any)) {
+	if level > len(q.Joins) {
+		emit(vars)
+		return
+	}
+	e := *base
+	e.vars = vars
+	arr, ok := e.eval(q.Joins[level-1].In).([]any)
+	if !ok {
+		return
+	}
+	for _, el := range arr {
+		vars[level] = el
+		q.bind(base, vars, level+1, emit)
+	}
+}
+
+// project computes the output row for one tuple; ok is false when SELECT VALUE
 // yields undefined, which Cosmos leaves out of the results.
-func (q *Query) project(e *env, d Doc) (Row, bool) {
+func (q *Query) project(e *env, t tuple) (Row, bool) {
 	switch {
 	case q.SelectStar:
-		return Row{Raw: d.Raw, Val: d.Val}, true
+		switch {
+		case len(q.Joins) == 0:
+			return Row{Raw: t.raw, Val: t.vars[0]}, true
+		case q.hideRoot && len(q.Joins) == 1:
+			return Row{Val: t.vars[1]}, true
+		}
+		// Several bindings: one property per alias.
+		o := &Object{}
+		if !q.hideRoot {
+			o.Keys = append(o.Keys, q.Alias)
+			o.Vals = append(o.Vals, t.vars[0])
+		}
+		for i, j := range q.Joins {
+			o.Keys = append(o.Keys, j.Alias)
+			o.Vals = append(o.Vals, t.vars[i+1])
+		}
+		return Row{Val: o}, true
 	case q.SelectValue:
 		v := e.eval(q.Items[0].Expr)
 		if IsUndefined(v) {
 			return Row{}, false
 		}
-		if _, isRoot := q.Items[0].Expr.(*Root); isRoot {
-			return Row{Raw: d.Raw, Val: v}, true
+		if r, isRoot := q.Items[0].Expr.(*Root); isRoot && r.Index == 0 {
+			return Row{Raw: t.raw, Val: v}, true
 		}
 		return Row{Val: v}, true
 	}
@@ -170,7 +216,7 @@ func (q *Query) project(e *env, d Doc) (Row, bool) {
 	return Row{Val: o}, true
 }
 
-func (q *Query) runAggregate(matched []Doc, base env) ([]Row, error) {
+func (q *Query) runAggregate(matched []tuple, base env) ([]Row, error) {
 	accs := map[*Call]*accumulator{}
 	for _, it := range q.Items {
 		visit(it.Expr, func(x Expr) {
@@ -179,17 +225,20 @@ func (q *Query) runAggregate(matched []Doc, base env) ([]Row, error) {
 			}
 		})
 	}
-	for _, d := range matched {
+	for _, t := range matched {
 		e := base
-		e.doc = d.Val
+		e.vars = t.vars
 		for c, a := range accs {
 			a.add(e.eval(c.Args[0]))
 		}
 	}
 	e := base
-	e.doc = Undefined
+	e.vars = make([]any, 1+len(q.Joins))
+	for i := range e.vars {
+		e.vars[i] = Undefined
+	}
 	e.aggs = accs
-	r, ok := q.project(&e, Doc{})
+	r, ok := q.project(&e, tuple{vars: e.vars})
 	if !ok {
 		return []Row{}, nil
 	}
@@ -285,7 +334,10 @@ func (e *env) eval(x Expr) any {
 		}
 		return Undefined
 	case *Root:
-		return e.doc
+		if n.Index < len(e.vars) {
+			return e.vars[n.Index]
+		}
+		return Undefined
 	case *Member:
 		b := e.eval(n.Base)
 		if m, ok := b.(map[string]any); ok {

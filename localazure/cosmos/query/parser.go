@@ -193,6 +193,8 @@ func (p *parser) parseSelectItem() SelectItem {
 		switch m := e.(type) {
 		case *Member:
 			it.Name = m.Name
+		case *ident:
+			it.Name = m.name
 		default:
 			p.nAuto++
 			it.Name = "$" + strconv.Itoa(p.nAuto)
@@ -201,32 +203,73 @@ func (p *parser) parseSelectItem() SelectItem {
 	return it
 }
 
-// parseFrom: FROM [ROOT | container] [[AS] alias]. JOIN and "alias IN expr" iteration
-// are refused explicitly so that a client sees a clear 400 rather than wrong results.
+// parseFrom: FROM [ROOT | container] [[AS] alias] {JOIN alias IN expr}, or
+// FROM alias IN container.path {JOIN ...}.
 func (p *parser) parseFrom(q *Query) {
 	t := p.next()
 	if t.kind != tokIdent || keywords[strings.ToUpper(t.text)] {
 		p.fail(t)
 	}
-	q.Alias = t.text
-	if p.acceptKeyword("AS") {
+	if p.peek().isKeyword("IN") { // FROM t IN c.tags
+		p.i++
+		in := p.parseFromPath()
+		q.Alias = rootName(in)
+		q.Joins = append(q.Joins, Join{Alias: t.text, In: in})
+		q.hideRoot = true
+	} else {
+		q.Alias = t.text
+		if p.acceptKeyword("AS") {
+			a := p.next()
+			if a.kind != tokIdent || keywords[strings.ToUpper(a.text)] {
+				p.fail(a)
+			}
+			q.Alias = a.text
+		} else if a := p.peek(); a.kind == tokIdent && !keywords[strings.ToUpper(a.text)] {
+			p.i++
+			q.Alias = a.text
+		}
+		if j := p.peek(); j.isOp(".") || j.isOp("[") {
+			p.unsupported(j, "FROM over a sub-document")
+		}
+	}
+	for p.acceptKeyword("JOIN") {
 		a := p.next()
 		if a.kind != tokIdent || keywords[strings.ToUpper(a.text)] {
 			p.fail(a)
 		}
-		q.Alias = a.text
-	} else if a := p.peek(); a.kind == tokIdent && !keywords[strings.ToUpper(a.text)] {
-		p.i++
-		q.Alias = a.text
-	} else if a.isKeyword("IN") {
-		p.unsupported(a, "FROM ... IN iteration")
+		p.expectKeyword("IN")
+		q.Joins = append(q.Joins, Join{Alias: a.text, In: p.parseFromPath()})
 	}
 	p.alias = q.Alias
-	if j := p.peek(); j.isKeyword("JOIN") {
-		p.unsupported(j, "JOIN")
+}
+
+// parseFromPath parses the collection expression after IN: a path rooted at an
+// identifier (c.tags, c["items"], c.a.b).
+func (p *parser) parseFromPath() Expr {
+	t := p.peek()
+	if t.kind != tokIdent || keywords[strings.ToUpper(t.text)] {
+		if t.isOp("(") {
+			p.unsupported(t, "A subquery in FROM")
+		}
+		p.fail(t)
 	}
-	if j := p.peek(); j.isOp(".") || j.isOp("[") {
-		p.unsupported(j, "FROM over a sub-document")
+	p.i++
+	return p.parsePostfix(&ident{name: t.text, P: t.pos, end: t.end})
+}
+
+// rootName is the identifier a path starts from.
+func rootName(e Expr) string {
+	for {
+		switch x := e.(type) {
+		case *Member:
+			e = x.Base
+		case *Index:
+			e = x.Base
+		case *ident:
+			return x.name
+		default:
+			return ""
+		}
 	}
 }
 

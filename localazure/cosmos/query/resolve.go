@@ -7,6 +7,10 @@ import "fmt"
 // names.
 func (p *parser) resolve(q *Query) error {
 	var err *Error
+	scope := map[string]int{}
+	if q.Alias != "" {
+		scope[q.Alias] = 0
+	}
 	var walk func(e Expr, inSelect bool) Expr
 	walk = func(e Expr, inSelect bool) Expr {
 		if err != nil || e == nil {
@@ -14,12 +18,13 @@ func (p *parser) resolve(q *Query) error {
 		}
 		switch x := e.(type) {
 		case *ident:
-			if q.Alias == "" || x.name != q.Alias {
+			i, ok := scope[x.name]
+			if !ok {
 				err = &Error{Pos: x.P, End: x.end, Code: "SC2001",
 					Message: fmt.Sprintf("Identifier '%s' could not be resolved.", x.name)}
 				return e
 			}
-			return &Root{P: x.P}
+			return &Root{Index: i, P: x.P}
 		case *Member:
 			x.Base = walk(x.Base, inSelect)
 		case *Index:
@@ -85,6 +90,17 @@ func (p *parser) resolve(q *Query) error {
 	}
 	if q.SelectStar && q.Alias == "" {
 		return &Error{Code: "SC2032", Message: "'SELECT *' is not valid if FROM clause is omitted."}
+	}
+	// Each join sees the bindings before it.
+	for i := range q.Joins {
+		q.Joins[i].In = walk(q.Joins[i].In, false)
+		if _, dup := scope[q.Joins[i].Alias]; dup {
+			return &Error{Code: "SC2003", Message: fmt.Sprintf("The alias '%s' is used more than once in the FROM clause.", q.Joins[i].Alias)}
+		}
+		scope[q.Joins[i].Alias] = i + 1
+	}
+	if err != nil {
+		return err
 	}
 	for i := range q.Items {
 		q.Items[i].Expr = walk(q.Items[i].Expr, true)
