@@ -84,28 +84,14 @@ func TestRepositoryConfig(t *testing.T) {
 	if db := c.LocalAzure.Cosmos.Databases; len(db) != 1 || db[0].ID != "orderflow" || db[0].Containers[0].PartitionKeyPath != "/customerId" {
 		t.Fatalf("cosmos = %+v", db)
 	}
-	var sb struct {
-		Namespaces []struct {
-			Queues []struct {
-				Name       string
-				Properties map[string]any
-			}
-			Topics []struct {
-				Name          string
-				Subscriptions []struct{ Name string }
-			}
-		}
-	}
-	if err := json.Unmarshal(c.UserConfig, &sb); err != nil {
-		t.Fatal(err)
-	}
-	q := sb.Namespaces[0].Queues[0]
-	if q.Name != "orders" || q.Properties["MaxDeliveryCount"] != 10.0 || q.Properties["LockDuration"] != "PT1M" ||
-		q.Properties["RequiresDuplicateDetection"] != true || q.Properties["DuplicateDetectionHistoryTimeWindow"] != "PT10M" ||
-		q.Properties["DeadLetteringOnMessageExpiration"] != true {
+	ns := c.UserConfig.Namespaces[0]
+	q := ns.Queues[0]
+	if q.Name != "orders" || q.Properties.MaxDeliveryCount != 10 || q.Properties.LockDuration != "PT1M" ||
+		!q.Properties.RequiresDuplicateDetection || q.Properties.DuplicateDetectionHistoryTimeWindow != "PT10M" ||
+		!q.Properties.DeadLetteringOnMessageExpiration {
 		t.Errorf("orders queue = %+v", q)
 	}
-	if tp := sb.Namespaces[0].Topics[0]; tp.Name != "order-events" || tp.Subscriptions[0].Name != "frontend" {
+	if tp := ns.Topics[0]; tp.Name != "order-events" || tp.Subscriptions[0].Name != "frontend" {
 		t.Errorf("topic = %+v", tp)
 	}
 	if got := c.LocalAzure.Ports.WithDefaults(); got != (config.Ports{Identity: 8400, KeyVault: 8401, Cosmos: 8081, Blob: 10000, ServiceBusAMQP: 5672, ServiceBusAMQPS: 5671}) {
@@ -190,7 +176,9 @@ func TestValidationMessages(t *testing.T) {
 			[]string{`LocalAzure.roleAsignments: unknown field (did you mean "roleAssignments"?); the fields here are: tenantId, ports,`}},
 		{"unknown section", func(m map[string]any) { m["Localazure"] = map[string]any{} },
 			[]string{`localazure.json: Localazure: unknown top-level section; the file has UserConfig (the Service Bus emulator's Config.json section) and LocalAzure (names are case-sensitive: did you mean "LocalAzure"?)`}},
-		{"wrong type with index", func(m map[string]any) { item(la(m), "workloads", 0)["federatedCredentials"] = []any{map[string]any{"name": 7}} },
+		{"wrong type with index", func(m map[string]any) {
+			item(la(m), "workloads", 0)["federatedCredentials"] = []any{map[string]any{"name": 7}}
+		},
 			[]string{`LocalAzure.workloads[0].federatedCredentials[0].name: must be a string, not the number 7`}},
 		{"port as string", func(m map[string]any) { la(m)["ports"].(map[string]any)["cosmos"] = "8081" },
 			[]string{`LocalAzure.ports.cosmos: must be a number, not the string "8081"`}},
@@ -211,9 +199,13 @@ func TestValidationMessages(t *testing.T) {
 		{"http issuer", func(m map[string]any) {
 			item(la(m), "workloads", 0)["federatedCredentials"] = []any{map[string]any{"name": "fe-local", "issuer": "http://localhost"}}
 		}, []string{`LocalAzure.workloads[0].federatedCredentials[0].issuer: "http://localhost" must be an https URL, or left out for the local cluster issuer`}},
-		{"generate size", func(m map[string]any) { item(la(m)["keyVault"].(map[string]any), "secrets", 0)["value"] = "generate:lots" },
+		{"generate size", func(m map[string]any) {
+			item(la(m)["keyVault"].(map[string]any), "secrets", 0)["value"] = "generate:lots"
+		},
 			[]string{`LocalAzure.keyVault.secrets[0].value: "generate:lots": write generate:N with N random bytes from 1 to 4096, e.g. "generate:32"`}},
-		{"secret name", func(m map[string]any) { item(la(m)["keyVault"].(map[string]any), "secrets", 0)["name"] = "receipt_signing_key" },
+		{"secret name", func(m map[string]any) {
+			item(la(m)["keyVault"].(map[string]any), "secrets", 0)["name"] = "receipt_signing_key"
+		},
 			[]string{`LocalAzure.keyVault.secrets[0].name: "receipt_signing_key" is not a Key Vault secret name`}},
 		{"secret expiry", func(m map[string]any) { item(la(m)["keyVault"].(map[string]any), "secrets", 0)["expires"] = "tomorrow" },
 			[]string{`LocalAzure.keyVault.secrets[0].expires: "tomorrow" is not an RFC 3339 time; write it like 2030-01-31T00:00:00Z`}},
@@ -228,7 +220,15 @@ func TestValidationMessages(t *testing.T) {
 		{"two namespaces", func(m map[string]any) {
 			uc := m["UserConfig"].(map[string]any)
 			uc["Namespaces"] = append(uc["Namespaces"].([]any), map[string]any{"Name": "second"})
-		}, []string{`UserConfig.Namespaces: has 2 namespaces; the Service Bus emulator supports exactly one`}},
+		}, []string{`localazure.json: UserConfig.Namespaces: 2 namespaces given; the Service Bus emulator and localazure serve exactly one`}},
+		{"emulator section typo", func(m map[string]any) {
+			q := m["UserConfig"].(map[string]any)["Namespaces"].([]any)[0].(map[string]any)["Queues"].([]any)[0].(map[string]any)
+			q["Properties"].(map[string]any)["MaxDeliveryCont"] = 3.0
+		}, []string{`localazure.json: UserConfig.Namespaces[0].Queues[0].Properties.MaxDeliveryCont: unknown field (did you mean "MaxDeliveryCount"?)`}},
+		{"emulator section rule", func(m map[string]any) {
+			q := m["UserConfig"].(map[string]any)["Namespaces"].([]any)[0].(map[string]any)["Queues"].([]any)[0].(map[string]any)
+			q["Properties"].(map[string]any)["LockDuration"] = "1 minute"
+		}, []string{`localazure.json: UserConfig.Namespaces[0].Queues[0].Properties.LockDuration`}},
 		{"missing section", func(m map[string]any) { delete(m, "LocalAzure") },
 			[]string{`localazure.json: LocalAzure: section is missing`}},
 	}

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/contoso/orderflow/localazure/servicebus"
 )
 
 // Load reads, parses and validates the file at path.
@@ -56,6 +58,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	if _, ok := top["LocalAzure"]; !ok {
 		p.add("LocalAzure", "section is missing; add it (see docs/localazure.md, \"Configuration file\")")
 	}
+	checkShape(p, reflect.TypeFor[servicebus.UserConfig](), top["UserConfig"], "UserConfig")
 	checkShape(p, reflect.TypeFor[LocalAzure](), top["LocalAzure"], "LocalAzure")
 	if len(p.errs) > 0 {
 		return nil, p.err()
@@ -100,6 +103,9 @@ func checkShape(p *problems, t reflect.Type, v any, path string) {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if name == "-" || !f.IsExported() {
 				continue
+			}
+			if name == "" {
+				name = f.Name
 			}
 			fields[name] = f
 			names = append(names, name)

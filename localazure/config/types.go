@@ -1,6 +1,6 @@
 package config
 
-import "encoding/json"
+import "github.com/contoso/orderflow/localazure/servicebus"
 
 // FileName is the configuration's file name; Find looks for it.
 const FileName = "localazure.json"
@@ -9,10 +9,10 @@ const FileName = "localazure.json"
 type Config struct {
 	// Path is where the file was read from ("" when parsed from bytes).
 	Path string `json:"-"`
-	// UserConfig is the Service Bus emulator's section, kept verbatim so that the
-	// broker decodes it with its own types.
-	UserConfig json.RawMessage `json:"UserConfig"`
-	LocalAzure LocalAzure      `json:"LocalAzure"`
+	// UserConfig is the Service Bus emulator's Config.json section: the queues,
+	// topics and subscriptions.
+	UserConfig servicebus.UserConfig `json:"UserConfig"`
+	LocalAzure LocalAzure            `json:"LocalAzure"`
 }
 
 // LocalAzure is the section only the local stand-ins read.

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/contoso/orderflow/localazure/authz"
+	"github.com/contoso/orderflow/localazure/servicebus"
 )
 
 var (
@@ -53,19 +53,6 @@ var reservedEnv = map[string]bool{
 	"AZURE_CLIENT_ID": true, "AZURE_TENANT_ID": true, "AZURE_FEDERATED_TOKEN_FILE": true, "AZURE_AUTHORITY_HOST": true,
 	"KEYVAULT_URL": true, "COSMOS_ENDPOINT": true, "STORAGE_BLOB_ENDPOINT": true, "SERVICEBUS_NAMESPACE": true,
 	"SSL_CERT_FILE": true,
-}
-
-// serviceBusNames is the part of UserConfig that role scopes refer to. The broker
-// parses and validates the whole section with its own types.
-type serviceBusNames struct {
-	Namespaces []struct {
-		Name   string
-		Queues []struct{ Name string }
-		Topics []struct {
-			Name          string
-			Subscriptions []struct{ Name string }
-		}
-	}
 }
 
 func validate(p *problems, c *Config) {
@@ -310,26 +297,18 @@ func parseTime(p *problems, f, v string) time.Time {
 	return t
 }
 
-func validateUserConfig(p *problems, raw json.RawMessage) *serviceBusNames {
-	var sb serviceBusNames
-	if len(raw) == 0 || string(raw) == "null" {
-		return &sb
+func validateUserConfig(p *problems, uc servicebus.UserConfig) *servicebus.UserConfig {
+	if err := uc.Validate(); err != nil {
+		p.add("", "%v", err)
 	}
-	if err := json.Unmarshal(raw, &sb); err != nil {
-		p.add("UserConfig", "is not the Service Bus emulator's Config.json shape: %v", err)
-		return &sb
-	}
-	if len(sb.Namespaces) > 1 {
-		p.add("UserConfig.Namespaces", "has %d namespaces; the Service Bus emulator supports exactly one", len(sb.Namespaces))
-	}
-	return &sb
+	return &uc
 }
 
 // scopeIndex knows what the configuration declares, to check that scopes name it.
 type scopeIndex struct {
 	cosmos map[string]map[string]bool
 	blobs  map[string]bool
-	sb     *serviceBusNames
+	sb     *servicebus.UserConfig
 }
 
 func (x scopeIndex) problem(scope string) string {
