@@ -108,8 +108,19 @@ func (s *Server) AuthorityURL() string { return s.opts.AuthorityURL }
 // TenantID is the tenant this server answers for.
 func (s *Server) TenantID() string { return s.opts.TenantID }
 
-// Workloads are the configured workloads with their federated credentials filled in.
-func (s *Server) Workloads() []Workload { return append([]Workload(nil), s.opts.Workloads...) }
+// Workloads are (copies of) the configured workloads with their federated
+// credentials filled in, e.g. for the launcher to print what each identity trusts.
+func (s *Server) Workloads() []Workload {
+	out := make([]Workload, len(s.opts.Workloads))
+	for i, w := range s.opts.Workloads {
+		w.FederatedCredentials = append([]FederatedCredential(nil), w.FederatedCredentials...)
+		for j := range w.FederatedCredentials {
+			w.FederatedCredentials[j].Audiences = append([]string(nil), w.FederatedCredentials[j].Audiences...)
+		}
+		out[i] = w
+	}
+	return out
+}
 
 // TokenFile is the path of the service-account token file of the named workload
 // (<TokenDir>/<workload>/azure-identity-token, the file name the AKS webhook uses),
