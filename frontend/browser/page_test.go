@@ -252,3 +252,50 @@ func TestAttachmentRejectedShowsFieldError(t *testing.T) {
 		t.Errorf("attachment error %q", msg)
 	}
 }
+
+func TestRecentOrdersPaging(t *testing.T) {
+	ctx := browsertest.NewBrowser(t)
+	a := startApp(t, time.Hour)
+	base := time.Now().Add(-time.Hour)
+	for i := range 7 {
+		o, err := orders.NewOrder(orders.PlaceOrderInput{CustomerID: "pager", Items: []orders.Item{{ProductID: "mug-ceramic", Quantity: i + 1}}},
+			orders.DefaultCatalog(), base.Add(time.Duration(i)*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.orders.Create(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open(t, ctx, a.url, 1280, 900)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#recent-customer"), "pager"),
+		chromedp.Click(chromedp.CSS("#recent-form button")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	rows := func(n int) string {
+		return fmt.Sprintf(`document.querySelectorAll("#recent-rows tr").length === %d`, n)
+	}
+	// Page 1: the five newest (quantities 7..3), Next enabled.
+	if err := browsertest.WaitFor(ctx, rows(5)+` && document.querySelector("#recent-rows").textContent.includes("7× mug-ceramic") && !document.querySelector("#recent-next").disabled`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#recent-next"))); err != nil {
+		t.Fatal(err)
+	}
+	// Page 2: the remaining two, Next disabled, Previous enabled.
+	if err := browsertest.WaitFor(ctx, rows(2)+` && document.querySelector("#recent-rows").textContent.includes("1× mug-ceramic") && document.querySelector("#recent-next").disabled && !document.querySelector("#recent-prev").disabled`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := browsertest.Text(ctx, "#recent-page")
+	if page != "Page 2" {
+		t.Errorf("pager says %q", page)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#recent-prev"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := browsertest.WaitFor(ctx, rows(5)+` && document.querySelector("#recent-prev").disabled`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
