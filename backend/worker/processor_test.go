@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,8 +34,9 @@ func newEnv(t *testing.T) *env {
 		secrets:  orderstest.NewSecrets("v1", []byte("key-one-0123456789abcdef0123456789")),
 	}
 	clock := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	var clockMu sync.Mutex
 	e.proc = &Processor{Orders: e.orders, Receipts: e.receipts, Events: e.events, Secrets: e.secrets, Catalog: orders.DefaultCatalog(),
-		Now: func() time.Time { clock = clock.Add(time.Second); return clock }}
+		Now: func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); clock = clock.Add(time.Second); return clock }}
 	o, err := orders.NewOrder(orders.PlaceOrderInput{CustomerID: "alice", Items: []orders.Item{{ProductID: "mug-ceramic", Quantity: 2}, {ProductID: "kettle-gooseneck", Quantity: 1}}}, e.proc.Catalog, clock)
 	if err != nil {
 		t.Fatal(err)
