@@ -74,6 +74,23 @@ func (s *Server) batch(q *request, c *collection, body []byte) *apiError {
 	failed := -1
 	for i, op := range ops {
 		res, d, delID, e := s.batchOne(c, key, op, lookup)
+		if e == nil && d != nil && !strings.EqualFold(op.OperationType, "Read") {
+			e = s.checkUnique(c, d.val, d.id, func(yield func(*document) bool) {
+				for _, sd := range staged {
+					if !yield(sd) {
+						return
+					}
+				}
+				for id, pd := range p.docs {
+					if _, over := staged[id]; over || deleted[id] || s.live(c, pd) == nil {
+						continue
+					}
+					if !yield(pd) {
+						return
+					}
+				}
+			})
+		}
 		if e != nil {
 			failed = i
 			results[i] = batchResult{StatusCode: e.status, SubStatusCode: e.substatus}

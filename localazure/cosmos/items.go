@@ -199,6 +199,10 @@ func (s *Server) handleDocs(q *request, dbID, collID string) *apiError {
 		p.mu.Unlock()
 		return errPrecondition()
 	}
+	if e := s.checkUnique(c, m, id, s.partitionView(c, p)); e != nil {
+		p.mu.Unlock()
+		return e
+	}
 	d := s.build(c, m, body, id, key, prev)
 	p.docs[id] = d
 	p.mu.Unlock()
@@ -263,6 +267,10 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 		if im := q.r.Header.Get("If-Match"); im != "" && im != "*" && im != prev.etag {
 			p.mu.Unlock()
 			return errPrecondition()
+		}
+		if e := s.checkUnique(c, m, id, s.partitionView(c, p)); e != nil {
+			p.mu.Unlock()
+			return e
 		}
 		d := s.build(c, m, body, id, bodyKey, prev)
 		p.docs[id] = d

@@ -50,6 +50,9 @@ func (s *Server) patch(q *request, c *collection, key, id string) *apiError {
 		return errPrecondition()
 	}
 	d, e := s.applyPatch(c, prev, pb)
+	if e == nil {
+		e = s.checkUnique(c, d.val, id, s.partitionView(c, p))
+	}
 	if e != nil {
 		p.mu.Unlock()
 		return e

@@ -210,6 +210,7 @@ func restoreCollection(d *database, props map[string]any, sc snapColl) (*collect
 	}
 	c.nextDoc.Store(sc.NextDoc)
 	c.defaultTTL.Store(ttlSetting(props))
+	c.uniqueKeys = uniqueKeys(props)
 	c.lsn.Store(sc.LSN)
 	for _, sdoc := range sc.Docs {
 		var m map[string]any

@@ -15,7 +15,7 @@ const queryEngineConfiguration = `{"maxSqlQueryInputLength":262144,"maxJoinsPerS
 	`"maxLogicalOrPerSqlQuery":500,"maxUdfRefPerSqlQuery":10,"maxInExpressionItemsCount":16000,` +
 	`"queryMaxInMemorySortDocumentCount":500,"maxQueryRequestTimeoutFraction":0.9,"sqlAllowNonFiniteNumbers":false,` +
 	`"sqlAllowAggregateFunctions":true,"sqlAllowSubQuery":false,"sqlAllowScalarSubQuery":false,"allowNewKeywords":true,` +
-	`"sqlAllowLike":false,"sqlAllowGroupByClause":false,"maxSpatialQueryCells":12,"spatialMaxGeometryPointCount":256,` +
+	`"sqlAllowLike":true,"sqlAllowGroupByClause":false,"maxSpatialQueryCells":12,"spatialMaxGeometryPointCount":256,` +
 	`"sqlDisableQueryILOptimization":false,"sqlDisableFilterPlanOptimization":false}`
 
 // regionName is the single region the account reports, as the official emulator does.
@@ -277,6 +277,7 @@ func (s *Server) createCollection(d *database, props map[string]any, ifMissing b
 	}
 	c.props = props
 	c.defaultTTL.Store(ttlSetting(props))
+	c.uniqueKeys = uniqueKeys(props)
 	d.colls[id] = c
 	d.order = append(d.order, id)
 	s.changed()
@@ -378,7 +379,7 @@ func (s *Server) handleCollection(q *request, dbID, id string) *apiError {
 		s.purgeExpired(c)
 		d.mu.Lock()
 		for k, v := range props {
-			if k == "id" || k == "partitionKey" || strings.HasPrefix(k, "_") {
+			if k == "id" || k == "partitionKey" || k == "uniqueKeyPolicy" || strings.HasPrefix(k, "_") {
 				continue
 			}
 			c.props[k] = v

@@ -37,6 +37,8 @@ type collection struct {
 	props  map[string]any // the properties the client sent, plus system properties
 	paths  [][]string     // partition key paths split into segments
 	pkKind string
+	// uniqueKeys is the unique key policy (immutable after creation, as in Cosmos).
+	uniqueKeys [][][]string
 
 	lsn        atomic.Uint64 // per-container logical sequence number: session tokens, change feed
 	defaultTTL atomic.Int64  // seconds; -1 = on without a default; ttlOff = off

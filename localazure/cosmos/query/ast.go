@@ -1,5 +1,7 @@
 package query
 
+import "sync"
+
 // Query is a parsed SELECT statement.
 type Query struct {
 	Distinct    bool
@@ -113,6 +115,14 @@ type Between struct {
 	P         int
 }
 
+// Like is X [NOT] LIKE Pattern [ESCAPE Esc].
+type Like struct {
+	X, Pattern, Esc Expr
+	Not             bool
+	P               int
+	cache           sync.Map // pattern+escape -> *regexp.Regexp
+}
+
 // Call is a built-in function call; Name is upper-cased.
 type Call struct {
 	Name string
@@ -144,5 +154,6 @@ func (e *Ternary) pos() int   { return e.P }
 func (e *In) pos() int        { return e.P }
 func (e *Between) pos() int   { return e.P }
 func (e *Call) pos() int      { return e.P }
+func (e *Like) pos() int      { return e.P }
 func (e *ArrayLit) pos() int  { return e.P }
 func (e *ObjectLit) pos() int { return e.P }

@@ -411,6 +411,21 @@ func (e *env) eval(x Expr) any {
 			return Undefined
 		}
 		return (c1 >= 0 && c2 <= 0) != n.Not
+	case *Like:
+		s, ok1 := e.eval(n.X).(string)
+		pat, ok2 := e.eval(n.Pattern).(string)
+		esc := ""
+		if n.Esc != nil {
+			es, ok := e.eval(n.Esc).(string)
+			if !ok || len([]rune(es)) != 1 {
+				return Undefined
+			}
+			esc = es
+		}
+		if !ok1 || !ok2 {
+			return Undefined
+		}
+		return likeRegexp(n, pat, esc).MatchString(s) != n.Not
 	case *ArrayLit:
 		out := make([]any, 0, len(n.Elems))
 		for _, el := range n.Elems {

@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/json"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -215,6 +216,36 @@ var functions = map[string]builtin{
 		}
 		return math.Pow(x, y)
 	}},
+	"REGEXMATCH": {2, 3, func(a []any) any {
+		str, ok := a[0].(string)
+		pat, ok1 := a[1].(string)
+		if !ok || !ok1 {
+			return Undefined
+		}
+		flags := ""
+		if len(a) == 3 {
+			m, ok := a[2].(string)
+			if !ok {
+				return Undefined
+			}
+			for _, f := range m {
+				switch f {
+				case 'i', 'm', 's':
+					flags += string(f)
+				case 'x':
+					pat = stripExtended(pat)
+				}
+			}
+		}
+		if flags != "" {
+			pat = "(?" + flags + ")" + pat
+		}
+		re, err := regexp.Compile(pat)
+		if err != nil {
+			return Undefined
+		}
+		return re.MatchString(str)
+	}},
 	"IIF": {3, 3, func(a []any) any {
 		if b, ok := a[0].(bool); ok && b {
 			return a[1]
@@ -295,4 +326,71 @@ func clamp(v, lo, hi int) int {
 		return hi
 	}
 	return v
+}
+
+// likeRegexp translates a LIKE pattern (% any run, _ one character, [set] and
+// [^set] classes, an optional escape character) into an anchored regexp, cached
+// on the node since patterns are usually constants or parameters.
+func likeRegexp(n *Like, pat, esc string) *regexp.Regexp {
+	key := esc + "\x00" + pat
+	if re, ok := n.cache.Load(key); ok {
+		return re.(*regexp.Regexp)
+	}
+	var b strings.Builder
+	b.WriteString("(?s)^")
+	rs := []rune(pat)
+	escR := rune(-1)
+	if esc != "" {
+		escR = []rune(esc)[0]
+	}
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case r == escR && i+1 < len(rs):
+			i++
+			b.WriteString(regexp.QuoteMeta(string(rs[i])))
+		case r == '%':
+			b.WriteString(".*")
+		case r == '_':
+			b.WriteString(".")
+		case r == '[':
+			j := i + 1
+			for j < len(rs) && rs[j] != ']' {
+				j++
+			}
+			if j >= len(rs) {
+				b.WriteString(regexp.QuoteMeta("["))
+				continue
+			}
+			class := string(rs[i+1 : j])
+			neg := strings.HasPrefix(class, "^")
+			class = strings.TrimPrefix(class, "^")
+			b.WriteByte('[')
+			if neg {
+				b.WriteByte('^')
+			}
+			b.WriteString(strings.NewReplacer("\\", "\\\\", "[", "\\[", "]", "\\]").Replace(class))
+			b.WriteByte(']')
+			i = j
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteByte('$')
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		re = regexp.MustCompile("$^") // matches nothing
+	}
+	n.cache.Store(key, re)
+	return re
+}
+
+// stripExtended removes the whitespace the 'x' modifier tells the regexp to ignore.
+func stripExtended(p string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, p)
 }

@@ -344,13 +344,13 @@ func (p *parser) parseComparison() Expr {
 				op = "!="
 			}
 			e = &Binary{Op: op, L: e, R: p.parseConcat(), P: t.pos}
-		case t.isKeyword("NOT") && (p.toks[p.i+1].isKeyword("IN") || p.toks[p.i+1].isKeyword("BETWEEN")):
+		case t.isKeyword("NOT") && (p.toks[p.i+1].isKeyword("IN") || p.toks[p.i+1].isKeyword("BETWEEN") || p.toks[p.i+1].isKeyword("LIKE")):
 			p.i++
 			e = p.parseInBetween(e, true)
 		case t.isKeyword("IN") || t.isKeyword("BETWEEN"):
 			e = p.parseInBetween(e, false)
 		case t.isKeyword("LIKE"):
-			p.unsupported(t, "LIKE")
+			e = p.parseInBetween(e, false)
 		default:
 			return e
 		}
@@ -359,6 +359,13 @@ func (p *parser) parseComparison() Expr {
 
 func (p *parser) parseInBetween(x Expr, not bool) Expr {
 	t := p.next()
+	if t.isKeyword("LIKE") {
+		l := &Like{X: x, Pattern: p.parseConcat(), Not: not, P: t.pos}
+		if p.acceptKeyword("ESCAPE") {
+			l.Esc = p.parseConcat()
+		}
+		return l
+	}
 	if t.isKeyword("IN") {
 		p.expectOp("(")
 		in := &In{X: x, Not: not, P: t.pos}

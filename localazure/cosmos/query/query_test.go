@@ -103,6 +103,14 @@ func TestRun(t *testing.T) {
 		{`SELECT t AS tag, u AS tag2 FROM c JOIN t IN c.tags JOIN u IN c.tags WHERE c.id = "1" AND t != u`, `[{"tag":"x","tag2":"y"},{"tag":"y","tag2":"x"}]`},
 		{`SELECT * FROM c JOIN t IN c.tags WHERE c.id = "2"`, `[{"c":{"addr":{"city":"Paris"},"age":25,"id":"2","name":"bob","nil":null,"tags":["y"]},"t":"y"}]`},
 		{`SELECT VALUE t FROM c JOIN t IN c.tags ORDER BY t DESC`, `["y","y","x"]`},
+		{`SELECT VALUE c.id FROM c WHERE c.name LIKE "%d%"`, `["1","4"]`},
+		{`SELECT VALUE c.id FROM c WHERE c.name LIKE "_y"`, `["3"]`},
+		{`SELECT VALUE c.id FROM c WHERE c.name NOT LIKE "[a-c]%"`, `["1","3","4"]`},
+		{`SELECT VALUE c.id FROM c WHERE c.name LIKE "[^a-z]%"`, `["1","3"]`},
+		{`SELECT VALUE c.id FROM c WHERE c.odd LIKE "x!_y" ESCAPE "!"`, `[]`},
+		{`SELECT VALUE c.id FROM c WHERE c.odd LIKE "x y"`, `["3"]`},
+		{`SELECT VALUE c.id FROM c WHERE REGEXMATCH(c.name, "^B", "i")`, `["2"]`},
+		{`SELECT VALUE c.id FROM c WHERE REGEXMATCH(c.name, "^[A-Z]")`, `["1","3"]`},
 		{`SELECT c FROM c WHERE c.id = "4"`, `[{"c":{"flag":true,"id":"4","name":"dee"}}]`},
 	}
 	for _, tc := range cases {
@@ -159,6 +167,7 @@ func TestErrors(t *testing.T) {
 		{`SELECT * FROM c WHERE COUNT(1) > 1`, 22, "SC2102", ""},
 		{`SELECT c.id, COUNT(1) FROM c`, 7, "SC2102", ""},
 		{`SELECT * FROM c GROUP BY c.a`, 16, "SC2204", "GROUP BY"},
+		{`SELECT * FROM c WHERE c.a LIKE`, 30, "SC1001", ""},
 		{`SELECT *`, 0, "SC2032", ""},
 		{`SELECT * FROM c WHERE c.a = #`, 28, "SC1001", "'#'"},
 		{`SELECT TOP x * FROM c`, 11, "SC1001", ""},

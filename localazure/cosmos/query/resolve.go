@@ -44,6 +44,10 @@ func (p *parser) resolve(q *Query) error {
 			for i := range x.List {
 				x.List[i] = walk(x.List[i], inSelect)
 			}
+		case *Like:
+			x.X = walk(x.X, inSelect)
+			x.Pattern = walk(x.Pattern, inSelect)
+			x.Esc = walk(x.Esc, inSelect)
 		case *Between:
 			x.X = walk(x.X, inSelect)
 			x.Lo = walk(x.Lo, inSelect)
@@ -181,6 +185,10 @@ func visit(e Expr, f func(Expr)) {
 		for _, y := range x.List {
 			visit(y, f)
 		}
+	case *Like:
+		visit(x.X, f)
+		visit(x.Pattern, f)
+		visit(x.Esc, f)
 	case *Between:
 		visit(x.X, f)
 		visit(x.Lo, f)
