@@ -49,6 +49,7 @@ func (s *Server) orderEvents(c echo.Context) error {
 	if err := st.raw("retry: 3000\n\n"); err != nil {
 		return nil
 	}
+	customerID := o.CustomerID
 	last := statusEventOf(o)
 	if err := st.send(last); err != nil || terminal(last.Status) {
 		return nil
@@ -77,7 +78,9 @@ func (s *Server) orderEvents(c echo.Context) error {
 			}
 			continue
 		case <-poll.C:
-			o, err := s.orders.Get(ctx, id)
+			// A point read in the order's partition: the ID-only Get is a
+			// cross-partition query, too costly to run every few seconds per client.
+			o, err := s.orders.GetByCustomer(ctx, customerID, id)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.WarnContext(ctx, "poll order for SSE", "order_id", id, "err", err)
