@@ -106,7 +106,7 @@ func TestBicepSecuritySettings(t *testing.T) {
 		"modules/keyvault.bicep":   {"enableRbacAuthorization: true", "enablePurgeProtection: true"},
 		"modules/cosmos.bicep":     {"disableLocalAuth: true", "sqlRoleDefinitions/${cosmosDataContributorId}", "scope: '${account.id}/dbs/${databaseName}'"},
 		"modules/storage.bicep":    {"allowSharedKeyAccess: false", "allowBlobPublicAccess: false", "publicAccess: 'None'", "scope: attachments", "scope: receipts"},
-		"modules/servicebus.bicep": {"disableLocalAuth: true", "name: 'Standard'", "lockDuration: 'PT1M'", "maxDeliveryCount: 10", "requiresDuplicateDetection: true", "deadLetteringOnMessageExpiration: true", "scope: queue", "scope: topic", "scope: subscription"},
+		"modules/servicebus.bicep": {"disableLocalAuth: true", "name: 'Standard'", "lockDuration: 'PT1M'", "maxDeliveryCount: 10", "requiresDuplicateDetection: true", "deadLetteringOnMessageExpiration: true", "scope: queue", "scope: topic", "scope: eventsSubscription"},
 		"modules/acr.bicep":        {"adminUserEnabled: false", "anonymousPullEnabled: false"},
 		"modules/identity.bicep":   {"@batchSize(1)", "audiences: ['api://AzureADTokenExchange']", "subject: 'system:serviceaccount:${sa.namespace}:${sa.name}'"},
 		"main.bicep":               {"enableContainerInsights bool", "enableManagedPrometheus bool", "environment().authentication.loginEndpoint"},

@@ -12,8 +12,8 @@ var roleIds = {
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
   serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+  // Includes listClusterUserCredential, which `az aks get-credentials` needs.
   aksRbacClusterAdmin: 'b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b'
-  aksClusterUser: '4abbcc35-e782-43d8-92c5-2d3f1bd2253f'
 }
 
 // Cosmos DB data-plane roles are not Azure RBAC roles: they live under the account

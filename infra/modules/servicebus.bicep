@@ -58,7 +58,7 @@ resource topic 'Microsoft.ServiceBus/namespaces/topics@2026-01-01' = {
   }
 }
 
-resource subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2026-01-01' = {
+resource eventsSubscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2026-01-01' = {
   parent: topic
   name: subscriptionName
   properties: {
@@ -94,8 +94,8 @@ resource topicRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
 
 resource subscriptionRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for a in subscriptionAssignments: {
-    name: guid(subscription.id, a.principalId, a.roleId)
-    scope: subscription
+    name: guid(eventsSubscription.id, a.principalId, a.roleId)
+    scope: eventsSubscription
     properties: {
       roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', a.roleId)
       principalId: a.principalId
