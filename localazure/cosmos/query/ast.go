@@ -15,6 +15,7 @@ type Query struct {
 	Joins    []Join
 	hideRoot bool
 	Where    Expr
+	GroupBy  []Expr
 	OrderBy  []OrderItem
 	Offset   Expr // with Limit, both or neither
 	Limit    Expr

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 )
 
 // Doc is one input document: its parsed form and, optionally, its stored JSON so
@@ -217,44 +218,75 @@ func (q *Query) project(e *env, t tuple) (Row, bool) {
 }
 
 func (q *Query) runAggregate(matched []tuple, base env) ([]Row, error) {
-	accs := map[*Call]*accumulator{}
-	for _, it := range q.Items {
-		visit(it.Expr, func(x Expr) {
-			if c, ok := x.(*Call); ok && aggregates[c.Name] {
-				accs[c] = &accumulator{fn: c.Name}
-			}
-		})
+	type group struct {
+		first tuple
+		accs  map[*Call]*accumulator
 	}
+	newGroup := func(t tuple) *group {
+		g := &group{first: t, accs: map[*Call]*accumulator{}}
+		for _, it := range q.Items {
+			visit(it.Expr, func(x Expr) {
+				if c, ok := x.(*Call); ok && aggregates[c.Name] {
+					g.accs[c] = &accumulator{fn: c.Name}
+				}
+			})
+		}
+		return g
+	}
+	var groups []*group
+	if len(q.GroupBy) == 0 {
+		// One group over everything, even when nothing matched (COUNT is then 0).
+		empty := tuple{vars: make([]any, 1+len(q.Joins))}
+		for i := range empty.vars {
+			empty.vars[i] = Undefined
+		}
+		groups = append(groups, newGroup(empty))
+	}
+	byKey := map[string]*group{}
 	for _, t := range matched {
 		e := base
 		e.vars = t.vars
-		for c, a := range accs {
+		var g *group
+		if len(q.GroupBy) == 0 {
+			g = groups[0]
+		} else {
+			var kb strings.Builder
+			for _, ge := range q.GroupBy {
+				kb.WriteString(canonical(e.eval(ge)))
+				kb.WriteByte(0)
+			}
+			k := kb.String()
+			if g = byKey[k]; g == nil {
+				g = newGroup(t)
+				byKey[k] = g
+				groups = append(groups, g)
+			}
+		}
+		for c, a := range g.accs {
 			a.add(e.eval(c.Args[0]))
 		}
 	}
-	e := base
-	e.vars = make([]any, 1+len(q.Joins))
-	for i := range e.vars {
-		e.vars[i] = Undefined
+	rows := make([]Row, 0, len(groups))
+	for _, g := range groups {
+		e := base
+		e.vars = g.first.vars
+		e.aggs = g.accs
+		if r, ok := q.project(&e, g.first); ok {
+			rows = append(rows, r)
+		}
 	}
-	e.aggs = accs
-	r, ok := q.project(&e, tuple{vars: e.vars})
-	if !ok {
-		return []Row{}, nil
-	}
+	// OFFSET/LIMIT and TOP apply to the grouped rows.
 	if q.Offset != nil {
 		o, _ := toInt(base.eval(q.Offset))
 		l, _ := toInt(base.eval(q.Limit))
-		if o > 0 || l == 0 {
-			return []Row{}, nil
-		}
+		rows = rows[min(o, len(rows)):]
+		rows = rows[:min(l, len(rows))]
 	}
 	if q.Top != nil {
-		if n, _ := toInt(base.eval(q.Top)); n == 0 {
-			return []Row{}, nil
-		}
+		n, _ := toInt(base.eval(q.Top))
+		rows = rows[:min(n, len(rows))]
 	}
-	return []Row{r}, nil
+	return rows, nil
 }
 
 // accumulator folds one aggregate function over the matching documents.

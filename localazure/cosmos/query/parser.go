@@ -138,8 +138,14 @@ func (p *parser) parseSelect() *Query {
 	if p.acceptKeyword("WHERE") {
 		q.Where = p.parseExpr()
 	}
-	if t := p.peek(); t.isKeyword("GROUP") {
-		p.unsupported(t, "GROUP BY")
+	if p.acceptKeyword("GROUP") {
+		p.expectKeyword("BY")
+		for {
+			q.GroupBy = append(q.GroupBy, p.parseExpr())
+			if !p.acceptOp(",") {
+				break
+			}
+		}
 	}
 	if p.acceptKeyword("ORDER") {
 		p.expectKeyword("BY")

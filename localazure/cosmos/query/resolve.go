@@ -110,6 +110,9 @@ func (p *parser) resolve(q *Query) error {
 		q.Items[i].Expr = walk(q.Items[i].Expr, true)
 	}
 	q.Where = walk(q.Where, false)
+	for i := range q.GroupBy {
+		q.GroupBy[i] = walk(q.GroupBy[i], false)
+	}
 	for i := range q.OrderBy {
 		q.OrderBy[i].Expr = walk(q.OrderBy[i].Expr, false)
 	}
@@ -118,6 +121,18 @@ func (p *parser) resolve(q *Query) error {
 	q.Limit = walk(q.Limit, false)
 	if err != nil {
 		return err
+	}
+	if len(q.GroupBy) > 0 {
+		if q.SelectStar {
+			return &Error{Pos: q.GroupBy[0].pos(), Code: "SC2102", Message: "'SELECT *' is not valid with GROUP BY."}
+		}
+		if len(q.OrderBy) > 0 {
+			return &Error{Pos: q.OrderBy[0].Expr.pos(), Code: "SC2101", Message: "ORDER BY is not supported together with GROUP BY."}
+		}
+		// Non-aggregate projections are taken from the group's first item; Cosmos
+		// requires them to be grouping expressions, which makes that the same value.
+		q.aggregate = true
+		return nil
 	}
 	if q.aggregate && (len(q.OrderBy) > 0) {
 		return &Error{Pos: q.OrderBy[0].Expr.pos(), Code: "SC2101",
