@@ -1,0 +1,104 @@
+package stack
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Env returns the environment of a workload's pod as AKS would give it, pointed at
+// the stand-ins: the four variables the workload identity webhook injects, the
+// service endpoints the Deployment sets, SSL_CERT_FILE so that the local CA is
+// trusted, and the configuration's env entries. It returns nil for an unknown workload.
+func (s *Stack) Env(workload string) map[string]string {
+	w, ok := s.cfg.Workload(workload)
+	if !ok {
+		return nil
+	}
+	env := map[string]string{}
+	maps.Copy(env, s.cfg.LocalAzure.Env)
+	maps.Copy(env, w.Env)
+	e := s.endpoints
+	env["AZURE_CLIENT_ID"] = w.ClientID
+	env["AZURE_TENANT_ID"] = s.cfg.LocalAzure.TenantID
+	env["AZURE_FEDERATED_TOKEN_FILE"] = s.idp.TokenFile(workload)
+	env["AZURE_AUTHORITY_HOST"] = e.Authority
+	env["KEYVAULT_URL"] = e.KeyVault
+	env["COSMOS_ENDPOINT"] = e.Cosmos
+	if e.Blob != "" {
+		env["STORAGE_BLOB_ENDPOINT"] = e.Blob
+	}
+	env["SERVICEBUS_NAMESPACE"] = e.ServiceBusAMQPS
+	env["SSL_CERT_FILE"] = s.CAFile()
+	return env
+}
+
+// WriteEnvFiles writes <workload>.env for every workload into dir and returns the
+// paths by workload. Lines are KEY=value, sorted; values that a shell would split
+// are single-quoted, which docker compose's env_file and `set -a; . file` both read.
+func (s *Stack) WriteEnvFiles(dir string) (map[string]string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("localazure: env files: %w", err)
+	}
+	paths := map[string]string{}
+	for _, name := range s.cfg.WorkloadNames() {
+		p := filepath.Join(dir, name+".env")
+		if err := os.WriteFile(p, []byte(FormatEnv(name, s.Env(name))), 0o600); err != nil {
+			return nil, fmt.Errorf("localazure: env file of %s: %w", name, err)
+		}
+		paths[name] = p
+	}
+	return paths, nil
+}
+
+// FormatEnv renders env as an env file for workload.
+func FormatEnv(workload string, env map[string]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Environment of workload %q on the local stack, written by `localazure up`.\n", workload)
+	b.WriteString("# The first four are what the AKS workload identity webhook injects.\n")
+	first := []string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST"}
+	for _, k := range first {
+		if v, ok := env[k]; ok {
+			fmt.Fprintf(&b, "%s=%s\n", k, quoteEnv(v))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		if !slices.Contains(first, k) {
+			fmt.Fprintf(&b, "%s=%s\n", k, quoteEnv(env[k]))
+		}
+	}
+	return b.String()
+}
+
+func quoteEnv(v string) string {
+	if v != "" && !strings.ContainsAny(v, " \t'\"\\$`#;&|<>()*?[]{}~!") {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+// ParseEnv reads an env file as FormatEnv writes it.
+func ParseEnv(data string) (map[string]string, error) {
+	env := map[string]string{}
+	for i, line := range strings.Split(data, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("line %d: no '='", i+1)
+		}
+		if strings.HasPrefix(v, "'") {
+			if len(v) < 2 || !strings.HasSuffix(v, "'") {
+				return nil, fmt.Errorf("line %d: unterminated quote", i+1)
+			}
+			v = strings.ReplaceAll(v[1:len(v)-1], `'\''`, "'")
+		}
+		env[k] = v
+	}
+	return env, nil
+}

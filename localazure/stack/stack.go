@@ -1,0 +1,398 @@
+package stack
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/contoso/orderflow/localazure/azurite"
+	"github.com/contoso/orderflow/localazure/config"
+	"github.com/contoso/orderflow/localazure/cosmos"
+	"github.com/contoso/orderflow/localazure/entra"
+	"github.com/contoso/orderflow/localazure/keyvault"
+	"github.com/contoso/orderflow/localazure/servicebus"
+	"github.com/contoso/orderflow/localazure/tlsca"
+)
+
+// Stack is a running local Azure. Its methods are safe for concurrent use.
+type Stack struct {
+	cfg       *config.Config
+	opts      Options
+	log       *slog.Logger
+	ca        *tlsca.CA
+	stateDir  string
+	tempState bool
+	endpoints Endpoints
+
+	idp    *entra.Server
+	cosmos *cosmos.Server
+	broker *servicebus.Broker
+	blob   *azurite.Server
+
+	servers   []*http.Server
+	listeners []net.Listener
+	stopIDP   context.CancelFunc
+	bg        sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts every stand-in and returns once each one answers. ctx bounds the
+// start only; the stack runs until Close.
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	opts = opts.withDefaults()
+	if opts.ConfigPath == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("localazure: %w", err)
+		}
+		if opts.ConfigPath, err = config.Find(wd); err != nil {
+			return nil, fmt.Errorf("localazure: %w", err)
+		}
+	}
+	cfg, err := config.Load(opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{cfg: cfg, opts: opts, log: opts.Logger, stateDir: opts.StateDir}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.stateDir == "" {
+		if s.stateDir, err = os.MkdirTemp("", "localazure-"); err != nil {
+			return nil, fmt.Errorf("localazure: state directory: %w", err)
+		}
+		s.tempState = true
+	} else if s.stateDir, err = filepath.Abs(s.stateDir); err != nil {
+		return nil, fmt.Errorf("localazure: state directory: %w", err)
+	}
+	if s.ca, err = tlsca.LoadOrCreate(s.stateDir); err != nil {
+		return nil, fmt.Errorf("localazure: %w", err)
+	}
+	leaf, err := s.ca.ServerCertificate()
+	if err != nil {
+		return nil, fmt.Errorf("localazure: %w", err)
+	}
+	// HTTP stand-ins share one leaf; ALPN offers only HTTP/1.1 (see httpServer).
+	httpTLS := &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+
+	// Azurite is a Node.js process that takes most of the start time: launch it first
+	// and wire the in-process stand-ins while it boots.
+	var blobDone chan error
+	if opts.Blob {
+		blobDone = make(chan error, 1)
+		go func() { blobDone <- s.startBlob(ctx, leaf) }()
+	}
+	ports := cfg.LocalAzure.Ports.WithDefaults()
+	if !opts.FixedPorts {
+		ports = config.Ports{}
+	}
+	inProcErr := s.startInProcess(ports, httpTLS, leaf)
+	if blobDone != nil {
+		if err := <-blobDone; err != nil {
+			return nil, errors.Join(err, inProcErr)
+		}
+	}
+	if inProcErr != nil {
+		return nil, inProcErr
+	}
+	for _, st := range s.Status(ctx) {
+		if st.Err != nil {
+			return nil, fmt.Errorf("localazure: %s at %s does not answer: %w", st.Name, st.URL, st.Err)
+		}
+	}
+	return s, nil
+}
+
+// startInProcess binds and serves the Go stand-ins.
+func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config, leaf tls.Certificate) error {
+	la := s.cfg.LocalAzure
+	lnID, err := s.bind("identity", ports.Identity)
+	if err != nil {
+		return err
+	}
+	lnKV, err := s.bind("keyvault", ports.KeyVault)
+	if err != nil {
+		return err
+	}
+	lnCosmos, err := s.bind("cosmos", ports.Cosmos)
+	if err != nil {
+		return err
+	}
+	lnAMQP, err := s.bind("servicebus-amqp", ports.ServiceBusAMQP)
+	if err != nil {
+		return err
+	}
+	lnAMQPS, err := s.bind("servicebus-amqps", ports.ServiceBusAMQPS)
+	if err != nil {
+		return err
+	}
+	e := &s.endpoints
+	e.Authority = "https://" + hostPort(lnID) + "/"
+	e.KeyVault = "https://" + hostPort(lnKV) + "/"
+	e.Cosmos = "https://" + hostPort(lnCosmos) + "/"
+	e.CosmosKey = cosmos.EmulatorKey
+	e.ServiceBusAMQP = hostPort(lnAMQP)
+	e.ServiceBusAMQPS = hostPort(lnAMQPS)
+	e.ServiceBusConnectionString = "Endpoint=sb://" + e.ServiceBusAMQP + ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=" + servicebus.EmulatorKey + ";UseDevelopmentEmulator=true;"
+
+	// Identity first: every other stand-in verifies its tokens.
+	if err := s.startIdentity(lnID, httpTLS); err != nil {
+		return err
+	}
+	policy := s.cfg.Policy()
+	verifier := s.idp.Verifier()
+
+	seed, err := seedSecrets(la.KeyVault.Secrets)
+	if err != nil {
+		return err
+	}
+	kv, err := keyvault.New(keyvault.Options{
+		VaultURL: e.KeyVault, TenantID: la.TenantID, Verifier: verifier, Policy: policy, Seed: seed,
+		Logger: s.log.With("service", "keyvault"),
+	})
+	if err != nil {
+		return fmt.Errorf("localazure: key vault: %w", err)
+	}
+	s.serveHTTP("keyvault", kv.Handler(), lnKV, httpTLS)
+
+	var dbs []cosmos.Database
+	for _, d := range la.Cosmos.Databases {
+		db := cosmos.Database{ID: d.ID}
+		for _, c := range d.Containers {
+			db.Containers = append(db.Containers, cosmos.Container{ID: c.ID, PartitionKeyPath: c.PartitionKeyPath})
+		}
+		dbs = append(dbs, db)
+	}
+	if s.cosmos, err = cosmos.New(cosmos.Options{
+		Endpoint: e.Cosmos, Verifier: verifier, Policy: policy, Databases: dbs,
+		DataDir: s.dataDir("cosmos"), Logger: s.log, // it names itself
+
+	}); err != nil {
+		return fmt.Errorf("localazure: cosmos: %w", err)
+	}
+	s.serveHTTP("cosmos", s.cosmos.Handler(), lnCosmos, httpTLS)
+
+	if s.broker, err = servicebus.New(servicebus.Options{
+		Namespace: host, Entities: s.cfg.UserConfig, Verifier: verifier, Policy: policy,
+		DataDir: s.dataDir("servicebus"), Logger: s.log.With("service", "servicebus"),
+	}); err != nil {
+		return fmt.Errorf("localazure: service bus: %w", err)
+	}
+	// No ALPN for AMQP: a client offering none must not be refused for lack of overlap.
+	amqpTLS := &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12}
+	for _, ln := range []net.Listener{lnAMQP, tls.NewListener(lnAMQPS, amqpTLS)} {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			if err := s.broker.Serve(ln); err != nil && !errors.Is(err, servicebus.ErrClosed) {
+				s.log.Error("service bus stopped accepting", "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+func (s *Stack) startIdentity(ln net.Listener, httpTLS *tls.Config) error {
+	la := s.cfg.LocalAzure
+	authority := "https://" + hostPort(ln)
+	const issuerPath = "/oidc"
+	var ws []entra.Workload
+	for _, w := range la.Workloads {
+		ew := entra.Workload{Name: w.Name, Namespace: w.Namespace, ServiceAccount: w.ServiceAccount, ClientID: w.ClientID, ObjectID: w.ObjectID}
+		for _, f := range w.FederatedCredentials {
+			fc := entra.FederatedCredential{Name: f.Name, Issuer: f.Issuer, Subject: f.Subject, Audiences: f.Audiences}
+			if fc.Issuer == "" {
+				fc.Issuer = authority + issuerPath
+			}
+			if fc.Subject == "" {
+				fc.Subject = w.Subject()
+			}
+			ew.FederatedCredentials = append(ew.FederatedCredentials, fc)
+		}
+		ws = append(ws, ew)
+	}
+	idp, err := entra.New(entra.Options{
+		TenantID: la.TenantID, AuthorityURL: authority, IssuerPath: issuerPath, Workloads: ws,
+		TokenDir: filepath.Join(s.stateDir, "tokens"), TokenTTL: s.opts.TokenTTL,
+		Logger: s.log.With("service", "identity"),
+	})
+	if err != nil {
+		return fmt.Errorf("localazure: identity: %w", err)
+	}
+	s.idp = idp
+	s.endpoints.IssuerURL = idp.IssuerURL()
+	// Token files must exist before Start returns: apps read them at their first call.
+	if err := idp.WriteTokenFiles(); err != nil {
+		return fmt.Errorf("localazure: identity: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopIDP = cancel
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := idp.Run(ctx); err != nil {
+			s.log.Error("service-account token rotation stopped", "err", err)
+		}
+	}()
+	s.serveHTTP("identity", idp.Handler(), ln, httpTLS)
+	return nil
+}
+
+func (s *Stack) startBlob(ctx context.Context, leaf tls.Certificate) error {
+	dir := s.opts.AzuriteDir
+	if dir == "" {
+		var err error
+		if dir, err = azurite.FindDir(filepath.Dir(s.cfg.Path)); err != nil {
+			if dir, err = azurite.FindDir(""); err != nil {
+				return fmt.Errorf("localazure: blob: %w", err)
+			}
+		}
+	}
+	certPEM, keyPEM, err := tlsca.KeyPEM(leaf)
+	if err != nil {
+		return fmt.Errorf("localazure: blob: %w", err)
+	}
+	port := 0
+	if s.opts.FixedPorts {
+		port = s.cfg.LocalAzure.Ports.WithDefaults().Blob
+	}
+	srv, err := azurite.Start(ctx, azurite.Options{
+		Dir: dir, Port: port, CertPEM: certPEM, KeyPEM: keyPEM, RootCAs: s.ca.Pool(),
+		WorkDir: filepath.Join(s.stateDir, "azurite"), DataDir: s.dataDir("azurite"),
+		Logger: s.log.With("service", "blob"),
+	})
+	if err != nil {
+		if port != 0 {
+			return fmt.Errorf("localazure: blob on port %d: %w", port, err)
+		}
+		return fmt.Errorf("localazure: blob: %w", err)
+	}
+	s.blob = srv
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.ca.Pool()}}}
+	defer hc.CloseIdleConnections()
+	if err := srv.CreateContainers(ctx, hc, s.cfg.LocalAzure.Storage.Containers...); err != nil {
+		return fmt.Errorf("localazure: blob: %w", err)
+	}
+	s.endpoints.Blob = srv.URL() + "/"
+	s.endpoints.BlobConnectionString = srv.ConnectionString()
+	return nil
+}
+
+func (s *Stack) bind(name string, port int) (net.Listener, error) {
+	ln, err := listen(name, port)
+	if err != nil {
+		return nil, fmt.Errorf("localazure: %w", err)
+	}
+	s.listeners = append(s.listeners, ln)
+	return ln, nil
+}
+
+func (s *Stack) serveHTTP(name string, h http.Handler, ln net.Listener, cfg *tls.Config) {
+	srv := httpServer(name, h, cfg, s.log)
+	s.servers = append(s.servers, srv)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		serve(name, srv, ln, s.log)
+	}()
+}
+
+func (s *Stack) dataDir(service string) string {
+	if s.opts.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(s.opts.DataDir, service)
+}
+
+func seedSecrets(secrets []config.Secret) ([]keyvault.Secret, error) {
+	var out []keyvault.Secret
+	for _, sec := range secrets {
+		v, err := sec.ResolveValue(nil)
+		if err != nil {
+			return nil, fmt.Errorf("localazure: key vault: %w", err)
+		}
+		ks := keyvault.Secret{Name: sec.Name, Value: v, ContentType: sec.ContentType, Tags: sec.Tags, Enabled: sec.Enabled}
+		nbf, exp := sec.Times()
+		if !nbf.IsZero() {
+			ks.NotBefore = &nbf
+		}
+		if !exp.IsZero() {
+			ks.Expires = &exp
+		}
+		out = append(out, ks)
+	}
+	return out, nil
+}
+
+// Endpoints returns where the stand-ins listen.
+func (s *Stack) Endpoints() Endpoints { return s.endpoints }
+
+// Config is the configuration the stack runs.
+func (s *Stack) Config() *config.Config { return s.cfg }
+
+// CAFile is the CA certificate's path, what SSL_CERT_FILE names.
+func (s *Stack) CAFile() string { return s.ca.CertPath() }
+
+// CACertPool holds only the local CA, for clients in tests (Go reads SSL_CERT_FILE
+// once per process, so a test cannot rely on setting it).
+func (s *Stack) CACertPool() *x509.CertPool { return s.ca.Pool() }
+
+// StateDir is where the CA, token files and env files live.
+func (s *Stack) StateDir() string { return s.stateDir }
+
+// Close stops every stand-in and, for a temporary state directory, removes it.
+func (s *Stack) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		for _, srv := range s.servers {
+			if err := srv.Shutdown(ctx); err != nil {
+				srv.Close() // clients holding connections open past the grace period
+			}
+		}
+		if s.broker != nil {
+			if err := s.broker.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("service bus: %w", err))
+			}
+		}
+		// Listeners a server never got to (a failed start) or the broker let go of.
+		for _, ln := range s.listeners {
+			ln.Close()
+		}
+		if s.cosmos != nil {
+			if err := s.cosmos.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("cosmos: %w", err))
+			}
+		}
+		if s.blob != nil {
+			if err := s.blob.Stop(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.stopIDP != nil {
+			s.stopIDP()
+		}
+		s.bg.Wait()
+		if s.tempState && s.stateDir != "" {
+			if err := os.RemoveAll(s.stateDir); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
