@@ -239,7 +239,8 @@ func TestErrorBodyShape(t *testing.T) {
 	if err := json.Unmarshal(body, &eb); err != nil || resp.StatusCode != 404 || eb.Code != "NotFound" || !strings.Contains(eb.Message, "does not exist") {
 		t.Fatalf("404 body: %d %s", resp.StatusCode, body)
 	}
-	if resp.Header.Get("x-ms-activity-id") == "" || resp.Header.Get("x-ms-request-charge") == "" || resp.Header.Get("x-ms-substatus") == "" {
+	if resp.Header.Get("x-ms-activity-id") == "" || resp.Header.Get("x-ms-request-charge") == "" || resp.Header.Get("x-ms-substatus") == "" ||
+		resp.Header.Get("x-ms-session-token") == "" || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("error headers missing: %v", resp.Header)
 	}
 	resp, body = e.do("GET", "/dbs/nodb/colls/orders/docs/nope", nil, map[string]string{"x-ms-documentdb-partitionkey": `["x"]`})

@@ -155,6 +155,8 @@ func (s *Server) handleDocs(q *request, dbID, collID string) *apiError {
 	if e != nil {
 		return e
 	}
+	// Data-plane responses carry a session token whatever their outcome.
+	q.w.Header()[hSession] = []string{sessionToken(c)}
 	h := q.r.Header
 	switch q.r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -221,6 +223,8 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 	if e != nil {
 		return e
 	}
+	// Data-plane responses carry a session token whatever their outcome.
+	q.w.Header()[hSession] = []string{sessionToken(c)}
 	key, e := requirePK(q.r)
 	if e != nil {
 		return e
