@@ -1,7 +1,9 @@
 package deploy_test
 
 import (
+	"net"
 	"path"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -156,6 +158,11 @@ func TestWebhookInjectedPodsLoadTheirConfiguration(t *testing.T) {
 		}
 		if cfg.ServiceBus.Namespace != env["SERVICEBUS_NAMESPACE"] || cfg.KeyVault.URL != env["KEYVAULT_URL"] {
 			t.Errorf("%s: endpoints %q %q, want the Bicep outputs", name, cfg.ServiceBus.Namespace, cfg.KeyVault.URL)
+		}
+		// The service listens where the probes and the Service point.
+		addr := map[string]string{"frontend": cfg.Frontend.HTTPAddr, "backend": cfg.Backend.HealthAddr}[name]
+		if _, port, _ := net.SplitHostPort(addr); port != strconv.Itoa(int(c.Ports[0].ContainerPort)) {
+			t.Errorf("%s: the service listens on %q, the container port is %d", name, addr, c.Ports[0].ContainerPort)
 		}
 		grace := *pod.Spec.TerminationGracePeriodSeconds
 		preStop := int64(0)

@@ -157,7 +157,11 @@ func checkDeployment(d *appsv1.Deployment, sas map[string]*corev1.ServiceAccount
 		}
 	}
 	if g := spec.TerminationGracePeriodSeconds; g == nil || *g != shutdownDeadline+preStop {
-		fail("terminationGracePeriodSeconds %v, want %d (deadline %d s + preStop %d s)", g, shutdownDeadline+preStop, shutdownDeadline, preStop)
+		got := "unset"
+		if g != nil {
+			got = fmt.Sprint(*g)
+		}
+		fail("terminationGracePeriodSeconds %s, want %d (deadline %d s + preStop %d s)", got, shutdownDeadline+preStop, shutdownDeadline, preStop)
 	}
 
 	// Spreading across zones and nodes, selecting this workload's own pods.

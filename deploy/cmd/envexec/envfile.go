@@ -11,8 +11,11 @@ import (
 )
 
 // parseEnvFile reads KEY=VALUE lines: blank lines and # comments are skipped, an
-// optional `export ` prefix is allowed, and a value wrapped in matching single or
-// double quotes is unwrapped (no escapes, no interpolation: the writer is a program).
+// optional `export ` prefix is allowed, and the value is unquoted as a POSIX shell
+// word would be (`set -a; . file` and docker compose read the same files):
+// '...' is literal, "..." honours \" \\ \$ and \`, a backslash outside quotes
+// escapes the next character. `localazure up` writes values a shell would split as
+// '...' with ' written '\” (localazure/stack/env.go). No variable expansion.
 func parseEnvFile(name string, data string) ([][2]string, error) {
 	var out [][2]string
 	sc := bufio.NewScanner(strings.NewReader(data))
@@ -27,12 +30,47 @@ func parseEnvFile(name string, data string) ([][2]string, error) {
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
 			return nil, fmt.Errorf("%s:%d: want KEY=VALUE, got %q", name, n, line)
 		}
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
+		v, err := unquote(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %s: %v", name, n, k, err)
 		}
 		out = append(out, [2]string{k, v})
 	}
 	return out, sc.Err()
+}
+
+func unquote(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return "", errors.New("unterminated single quote")
+			}
+			b.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+		case '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					i++
+				}
+				b.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return "", errors.New("unterminated double quote")
+			}
+		case '\\':
+			if i+1 < len(s) {
+				i++
+				b.WriteByte(s[i])
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
 }
 
 // loadAll waits up to wait for each file, then merges their variables into environ

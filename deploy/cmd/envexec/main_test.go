@@ -19,6 +19,18 @@ func TestParseEnvFile(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+	// As localazure/stack.FormatEnv quotes: '...' with ' as '\''.
+	got, err = parseEnvFile("q.env", "A='it'\\''s here'\nB=\"x \\\"y\\\" \\$z\"\nC=a\\ b\nD='#not a comment'\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = [][2]string{{"A", "it's here"}, {"B", `x "y" $z`}, {"C", "a b"}, {"D", "#not a comment"}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("quoted: got %q, want %q", got, want)
+	}
+	if _, err := parseEnvFile("bad.env", "A='open\n"); err == nil {
+		t.Fatal("an unterminated quote must be an error")
+	}
 	if _, err := parseEnvFile("bad.env", "NOT A PAIR\n"); err == nil {
 		t.Fatal("a line without = must be an error")
 	}
