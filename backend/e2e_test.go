@@ -1,15 +1,16 @@
-//go:build stack
-
 package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
+	"github.com/contoso/orderflow/localazure/azurite"
 	"github.com/contoso/orderflow/localazure/stack"
 	"github.com/contoso/orderflow/platform/azure"
 	"github.com/contoso/orderflow/platform/blob"
@@ -35,6 +37,7 @@ var (
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
 func runMain(m *testing.M) int {
+	flag.Parse() // testing.Short needs the flags parsed
 	if testing.Short() {
 		skipReason = "end-to-end tests need the local stack; skipped under -short"
 		return m.Run()
@@ -43,7 +46,7 @@ func runMain(m *testing.M) int {
 	defer cancel()
 	s, err := stack.Start(ctx, stack.Options{Blob: true})
 	if err != nil {
-		if msg := strings.ToLower(err.Error()); strings.Contains(msg, "not installed") || strings.Contains(msg, "missing") {
+		if errors.Is(err, azurite.ErrNotInstalled) || errors.Is(err, exec.ErrNotFound) {
 			skipReason = "local stack unavailable: " + err.Error()
 			return m.Run()
 		}

@@ -35,3 +35,7 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 )
+
+require github.com/contoso/orderflow/localazure v0.0.0
+
+replace github.com/contoso/orderflow/localazure => ../localazure

@@ -1,16 +1,17 @@
-//go:build stack
-
 package integration
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
+	"os/exec"
 	"testing"
 	"time"
 
+	"github.com/contoso/orderflow/localazure/azurite"
 	"github.com/contoso/orderflow/localazure/stack"
 	"github.com/contoso/orderflow/platform/azure"
 	"github.com/contoso/orderflow/platform/config"
@@ -28,6 +29,7 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	flag.Parse() // testing.Short needs the flags parsed
 	if testing.Short() {
 		skipReason = "integration tests need the local stack; skipped under -short"
 		return m.Run()
@@ -48,11 +50,10 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// missingStandIn reports whether err says a stand-in (such as Azurite from npm) is not
-// installed, the one reason to skip rather than fail.
+// missingStandIn reports whether err says a stand-in is not installed (Azurite from
+// npm, or Node.js itself), the one reason to skip rather than fail.
 func missingStandIn(err error) bool {
-	msg := strings.ToLower(err.Error())
-	return strings.Contains(msg, "not installed") || strings.Contains(msg, "missing") || strings.Contains(msg, "not found in")
+	return errors.Is(err, azurite.ErrNotInstalled) || errors.Is(err, exec.ErrNotFound)
 }
 
 // requireStack skips the test when the stack could not start for a known reason.
