@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -99,7 +100,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if !opts.FixedPorts {
 		ports = config.Ports{}
 	}
-	inProcErr := s.startInProcess(ports, httpTLS, leaf)
+	inProcErr := s.startInProcess(ports, httpTLS)
 	if blobDone != nil {
 		if err := <-blobDone; err != nil {
 			return nil, errors.Join(err, inProcErr)
@@ -117,7 +118,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 }
 
 // startInProcess binds and serves the Go stand-ins.
-func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config, leaf tls.Certificate) error {
+func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	la := s.cfg.LocalAzure
 	lnID, err := s.bind("identity", ports.Identity)
 	if err != nil {
@@ -191,8 +192,15 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config, leaf tls
 	}); err != nil {
 		return fmt.Errorf("localazure: service bus: %w", err)
 	}
+	// The Go client (go-amqp) takes the namespace as given, "127.0.0.1:5671", for the
+	// TLS server name. Go matches a name that is not a valid hostname exactly against
+	// the DNS SANs, so naming host:port there lets SERVICEBUS_NAMESPACE work as is.
+	amqpsLeaf, err := s.ca.ServerCertificate(e.ServiceBusAMQPS, "localhost:"+strconv.Itoa(portOf(lnAMQPS)))
+	if err != nil {
+		return fmt.Errorf("localazure: service bus: %w", err)
+	}
 	// No ALPN for AMQP: a client offering none must not be refused for lack of overlap.
-	amqpTLS := &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12}
+	amqpTLS := &tls.Config{Certificates: []tls.Certificate{amqpsLeaf}, MinVersion: tls.VersionTLS12}
 	for _, ln := range []net.Listener{lnAMQP, tls.NewListener(lnAMQPS, amqpTLS)} {
 		s.bg.Add(1)
 		go func() {
