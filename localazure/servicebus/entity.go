@@ -57,27 +57,29 @@ type store struct {
 	// servicebus/<topic>/subscriptions/<sub> (shared by the DLQ).
 	scope string
 
-	mu        sync.Mutex
-	nextSeq   int64
-	all       []*message // by seq, gone ones pending compaction
-	goneCount int
-	avail     []*message // available messages, by seq, from availHead
-	availHead int
-	bySeq     map[int64]*message
-	locks     map[amqp.UUID]*message
-	consumers []*consumer
-	rr        int
-	dup       map[string]time.Time
-	expiring  int // messages with an expiry, so the sweeper knows whether to look
+	mu          sync.Mutex
+	nextSeq     int64
+	all         []*message // by seq, gone ones pending compaction
+	goneCount   int
+	avail       []*message // available messages, by seq, from availHead
+	availHead   int
+	live        int                // messages held (not gone)
+	sched       map[int64]*message // scheduled, not yet active
+	locks       map[amqp.UUID]*message
+	consumers   []*consumer
+	rr          int
+	dup         map[string]time.Time
+	expiring    int // messages with an expiry, so the sweeper knows whether to look
+	lastTTLScan time.Time
 }
 
 func newStore(b *Broker, name, source, scope string, set entitySettings, withDLQ bool) *store {
 	s := &store{b: b, name: name, source: source, scope: scope, set: set, nextSeq: 1,
-		bySeq: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{}}
+		sched: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{}}
 	if withDLQ {
 		s.dlq = &store{b: b, name: name + "/$DeadLetterQueue", source: source, scope: scope, nextSeq: 1,
-			set: entitySettings{lockDuration: set.lockDuration, maxDeliveryCount: ^uint32(0)},
-			bySeq: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{}}
+			set:   entitySettings{lockDuration: set.lockDuration, maxDeliveryCount: ^uint32(0)},
+			sched: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{}}
 	}
 	return s
 }
@@ -100,7 +102,9 @@ func (s *store) enqueue(d *msgData, now time.Time) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seq := s.enqueueLocked(d, now, -1, true)
-	s.b.persistEnqueue(s, s.bySeq[seq])
+	if s.b.persist != nil {
+		s.b.persistEnqueue(s, s.findLocked(seq))
+	}
 	return seq
 }
 
@@ -128,8 +132,10 @@ func (s *store) enqueueLocked(d *msgData, now time.Time, seq int64, allowSchedul
 		}
 	}
 	s.insertAllLocked(m)
-	s.bySeq[seq] = m
-	if !m.scheduledState {
+	s.live++
+	if m.scheduledState {
+		s.sched[seq] = m
+	} else {
 		s.pushAvailLocked(m)
 		s.dispatchLocked(now)
 	}
@@ -204,7 +210,10 @@ func (s *store) removeLocked(m *message) {
 	if !m.expires.IsZero() {
 		s.expiring--
 	}
-	delete(s.bySeq, m.seq)
+	if m.scheduledState {
+		delete(s.sched, m.seq)
+	}
+	s.live--
 	s.goneCount++
 	if s.goneCount > 256 && s.goneCount*2 > len(s.all) {
 		keep := s.all[:0]
@@ -258,13 +267,16 @@ func (s *store) dispatch() {
 	s.mu.Unlock()
 }
 
-func (s *store) dispatchLocked(now time.Time) {
+func (s *store) dispatchLocked(now time.Time, skip ...*consumer) {
 	n := len(s.consumers)
 	if n == 0 || s.availLen() == 0 {
 		return
 	}
 	for i := 0; i < n && s.availLen() > 0; i++ {
 		c := s.consumers[(s.rr+i)%n]
+		if len(skip) > 0 && c == skip[0] {
+			continue
+		}
 		room := c.link.Available()
 		for room > 0 {
 			m := s.popAvailLocked()
@@ -377,14 +389,20 @@ func (s *store) abandon(token amqp.UUID, counted bool, props map[any]any) settle
 		return lockLost
 	}
 	now := time.Now()
+	holder := m.lockHolder
 	s.unlockLocked(m)
 	mergeModified(m, props)
 	if counted {
 		s.attemptFailedLocked(m, now)
+		s.dispatchLocked(now, nil)
 	} else {
+		// A released message was not wanted by that receiver right now (clients
+		// release what arrives between their receive calls): offer it to the
+		// others first, so it does not bounce on the same link. The sweeper
+		// offers it to everyone again shortly.
 		s.returnLocked(m, now)
+		s.dispatchLocked(now, holder)
 	}
-	s.dispatchLocked(now)
 	return settled
 }
 
@@ -478,7 +496,7 @@ func (s *store) deadLetterLocked(m *message, reason, desc string, now time.Time)
 	// The DLQ has its own lock; it is only ever taken after its parent's.
 	dl.mu.Lock()
 	dl.insertAllLocked(dm)
-	dl.bySeq[dm.seq] = dm
+	dl.live++
 	if dm.seq >= dl.nextSeq {
 		dl.nextSeq = dm.seq + 1
 	}
@@ -522,16 +540,19 @@ func (s *store) sweep(now time.Time) {
 			changed = true
 		}
 	}
-	for seq, m := range s.bySeq {
-		_ = seq
-		if m.scheduledState && !now.Before(m.scheduledAt) {
+	for seq, m := range s.sched {
+		if !now.Before(m.scheduledAt) {
+			delete(s.sched, seq)
 			m.scheduledState = false
 			m.enqueued = now
 			s.pushAvailLocked(m)
 			changed = true
 		}
 	}
-	if s.expiring > 0 {
+	if s.expiring > 0 && now.Sub(s.lastTTLScan) >= time.Second {
+		// Expired messages are also dropped when they reach the head of the
+		// queue; this scan, at most once a second, catches the ones behind.
+		s.lastTTLScan = now
 		for _, m := range s.all {
 			if m.gone || m.expires.IsZero() || now.Before(m.expires) || m.locked || m.scheduledState {
 				continue
@@ -544,7 +565,7 @@ func (s *store) sweep(now time.Time) {
 			delete(s.dup, id)
 		}
 	}
-	if changed {
+	if changed || (s.availLen() > 0 && len(s.consumers) > 0) {
 		s.dispatchLocked(now)
 	}
 }
@@ -577,7 +598,7 @@ func (s *store) receiveDeferred(seqs []int64, peekLock bool) ([][]byte, []amqp.U
 	var out [][]byte
 	var tokens []amqp.UUID
 	for _, seq := range seqs {
-		m := s.bySeq[seq]
+		m := s.findLocked(seq)
 		if m == nil || !m.deferred || m.locked {
 			continue
 		}
@@ -608,7 +629,7 @@ func (s *store) cancelScheduled(seqs []int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, seq := range seqs {
-		if m := s.bySeq[seq]; m != nil && m.scheduledState {
+		if m := s.sched[seq]; m != nil {
 			s.removeLocked(m)
 			s.b.persistRemove(s, m)
 		}
@@ -619,7 +640,16 @@ func (s *store) cancelScheduled(seqs []int64) {
 func (s *store) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.bySeq)
+	return s.live
+}
+
+// findLocked finds a live message by sequence number.
+func (s *store) findLocked(seq int64) *message {
+	i := sort.Search(len(s.all), func(i int) bool { return s.all[i].seq >= seq })
+	if i < len(s.all) && s.all[i].seq == seq && !s.all[i].gone {
+		return s.all[i]
+	}
+	return nil
 }
 
 // send accepts a message sent to this queue: duplicate detection, then
