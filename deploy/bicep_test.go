@@ -231,3 +231,50 @@ func TestLeastPrivilegeIsTheSameInAzureAndLocally(t *testing.T) {
 		}
 	}
 }
+
+// TestDeploymentDocListsTheRealGrants keeps docs/deployment.md's least-privilege
+// table equal to what main.bicep grants.
+func TestDeploymentDocListsTheRealGrants(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "deployment.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopeRE := regexp.MustCompile("^(database|container|queue|topic|subscription) `([^`]+)`$")
+	var doc []string
+	for _, line := range strings.Split(string(b), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 5 {
+			continue
+		}
+		who := strings.TrimSpace(cells[1])
+		if who == "scaler (keda-operator)" {
+			who = "scaler"
+		}
+		if who != "frontend" && who != "backend" && who != "scaler" {
+			continue
+		}
+		role, scope := strings.TrimSpace(cells[2]), strings.TrimSpace(cells[3])
+		if strings.HasPrefix(scope, "the vault") {
+			scope = "keyvault"
+		} else if m := scopeRE.FindStringSubmatch(scope); m != nil {
+			switch m[1] {
+			case "database":
+				scope = "cosmos/dbs/" + m[2]
+			case "container":
+				scope = "storage/" + m[2]
+			case "queue", "topic":
+				scope = "servicebus/" + m[2]
+			case "subscription":
+				topic, sub, _ := strings.Cut(m[2], "/")
+				scope = "servicebus/" + topic + "/subscriptions/" + sub
+			}
+		} else {
+			t.Errorf("docs/deployment.md: cannot read scope %q", scope)
+		}
+		doc = append(doc, who+"|"+role+"|"+scope)
+	}
+	sort.Strings(doc)
+	if want := bicepGrants(t); !slices.Equal(doc, want) {
+		t.Errorf("docs/deployment.md least-privilege table differs from main.bicep\n doc:   %q\n bicep: %q", doc, want)
+	}
+}
