@@ -10,7 +10,7 @@ import { roleIds } from 'modules/roles.bicep'
 @description('Azure region for every resource.')
 param location string = resourceGroup().location
 
-@description('Short lowercase prefix for resource names.')
+@description('Short prefix for resource names: lowercase letters and digits only (registry and storage account names allow nothing else).')
 @minLength(3)
 @maxLength(10)
 param baseName string = 'orderflow'
@@ -18,7 +18,7 @@ param baseName string = 'orderflow'
 @description('Object id of the user (or pipeline principal) running deploy.sh: Key Vault Secrets Officer to set the generated secret, and AKS RBAC Cluster Admin to apply the manifests. Empty: no assignments.')
 param deployerPrincipalId string = ''
 
-@allowed(['User', 'Group', 'ServicePrincipal'])
+@description('User, Group or ServicePrincipal. A plain string (no @allowed) so main.bicepparam can read it from the environment; ARM validates it.')
 param deployerPrincipalType string = 'User'
 
 @description('Container Insights through the omsagent add-on (GA path, §1).')

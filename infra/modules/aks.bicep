@@ -15,7 +15,7 @@ param systemNodeMinCount int
 param systemNodeMaxCount int
 @description('Object id of the deploying user; gets cluster admin through Azure RBAC so deploy.sh can apply the manifests. Empty: no assignment.')
 param deployerPrincipalId string
-@allowed(['User', 'Group', 'ServicePrincipal'])
+@description('User, Group or ServicePrincipal. A plain string (no @allowed) so main.bicepparam can read it from the environment; ARM validates it.')
 param deployerPrincipalType string
 
 resource cluster 'Microsoft.ContainerService/managedClusters@2026-05-01' = {

@@ -8,7 +8,7 @@ param name string
 param readerPrincipalIds string[]
 @description('Object id of the deploying user: Secrets Officer so deploy.sh can set the generated secret. Empty: none.')
 param deployerPrincipalId string
-@allowed(['User', 'Group', 'ServicePrincipal'])
+@description('User, Group or ServicePrincipal. A plain string (no @allowed) so main.bicepparam can read it from the environment; ARM validates it.')
 param deployerPrincipalType string
 
 resource vault 'Microsoft.KeyVault/vaults@2026-02-01' = {
