@@ -69,7 +69,19 @@ func requireStack(t *testing.T) {
 func clientsFor(t *testing.T, workload string) (*azure.Clients, config.Config) {
 	t.Helper()
 	requireStack(t)
-	env := st.Env(workload)
+	return clientsAndConfig(t, st.Env(workload))
+}
+
+// clientsFromEnv builds the clients of a workload from its env map.
+func clientsFromEnv(t *testing.T, env map[string]string) *azure.Clients {
+	t.Helper()
+	c, _ := clientsAndConfig(t, env)
+	return c
+}
+
+func clientsAndConfig(t *testing.T, env map[string]string) (*azure.Clients, config.Config) {
+	t.Helper()
+	workload := env["AZURE_CLIENT_ID"]
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("config from the %s env: %v", workload, err)

@@ -6,8 +6,10 @@ package keyvault
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -146,10 +148,28 @@ func (s *Secrets) fetch(ctx context.Context, version string) ([]byte, string, er
 	if got == "" {
 		return nil, "", fmt.Errorf("read Key Vault secret %s: id %q has no version", s.name, *resp.ID)
 	}
-	if len(*resp.Value) < MinKeyBytes {
-		return nil, "", fmt.Errorf("Key Vault secret %s version %s is %d bytes, shorter than %d: store a random key of at least 32 bytes", s.name, got, len(*resp.Value), MinKeyBytes)
+	key, err := decodeKey(*resp.Value, resp.ContentType)
+	if err != nil {
+		return nil, "", fmt.Errorf("Key Vault secret %s version %s: %w", s.name, got, err)
 	}
-	// The secret's text is the key: whatever the vault holds (generated random bytes
-	// encoded as text, or a passphrase) is used as is, so every producer agrees.
-	return []byte(*resp.Value), got, nil
+	if len(key) < MinKeyBytes {
+		return nil, "", fmt.Errorf("Key Vault secret %s version %s is %d bytes, shorter than %d: store a random key of at least 32 bytes", s.name, got, len(key), MinKeyBytes)
+	}
+	return key, got, nil
+}
+
+// decodeKey turns the secret's value into key bytes. A content type naming base64
+// (e.g. "application/octet-stream; base64", as localazure.json and infra/ store random
+// keys) means the value is base64 of the key; otherwise the text itself is the key.
+func decodeKey(value string, contentType *string) ([]byte, error) {
+	if contentType == nil || !strings.Contains(strings.ToLower(*contentType), "base64") {
+		return []byte(value), nil
+	}
+	v := strings.TrimSpace(value)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("content type %q says base64, but the value is not base64", *contentType)
 }

@@ -2,6 +2,7 @@ package keyvault
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"sync"
@@ -107,5 +108,26 @@ func TestShortKeyRefused(t *testing.T) {
 	_, _, err := New(kv, "k", time.Minute, nil).SigningKey(context.Background())
 	if err == nil || errors.Is(err, context.Canceled) {
 		t.Fatalf("short key accepted: %v", err)
+	}
+}
+
+func TestBase64ContentTypeIsDecoded(t *testing.T) {
+	raw := []byte("\x00\x01binary-key-material-32-bytes!!")
+	for ct, want := range map[string][]byte{
+		"application/octet-stream; base64": raw,
+		"text/plain":                       []byte(base64.StdEncoding.EncodeToString(raw)),
+	} {
+		v := base64.StdEncoding.EncodeToString(raw)
+		got, err := decodeKey(v, &ct)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: %q %v", ct, got, err)
+		}
+	}
+	bad := "base64"
+	if _, err := decodeKey("%%%", &bad); err == nil {
+		t.Error("invalid base64 accepted")
+	}
+	if got, _ := decodeKey("passphrase-as-key", nil); string(got) != "passphrase-as-key" {
+		t.Errorf("no content type: %q", got)
 	}
 }
