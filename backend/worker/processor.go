@@ -32,10 +32,12 @@ type DeadLetterError struct {
 	Err         error
 }
 
+// Error describes the dead-letter decision.
 func (e *DeadLetterError) Error() string {
 	return fmt.Sprintf("dead-letter (%s): %s", e.Reason, e.Description)
 }
 
+// Unwrap returns the underlying cause.
 func (e *DeadLetterError) Unwrap() error { return e.Err }
 
 func deadLetter(reason string, err error) error {

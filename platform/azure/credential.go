@@ -91,6 +91,7 @@ func CheckCredential(ctx context.Context, cred azcore.TokenCredential, scope str
 // without an identity provider.
 type staticToken struct{}
 
+// GetToken implements azcore.TokenCredential with a fixed token valid for an hour.
 func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return azcore.AccessToken{Token: "emulator", ExpiresOn: time.Now().Add(time.Hour)}, nil
 }

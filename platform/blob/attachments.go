@@ -45,6 +45,7 @@ type limitedReader struct {
 	exceeded bool
 }
 
+// Read implements io.Reader, failing with errTooLarge past the limit.
 func (l *limitedReader) Read(p []byte) (int, error) {
 	if l.n > l.max {
 		l.exceeded = true

@@ -93,6 +93,7 @@ type Error struct {
 	Problems []string
 }
 
+// Error lists the problems, one per line when there are several.
 func (e *Error) Error() string {
 	if len(e.Problems) == 1 {
 		return "configuration: " + e.Problems[0]

@@ -55,6 +55,7 @@ func ReplaceAttr(_ []string, a slog.Attr) slog.Attr {
 // traceparent (ContextWithTraceparent).
 type traceHandler struct{ slog.Handler }
 
+// Handle adds the trace attributes of ctx, if any, then delegates.
 func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	if tc, ok := TraceFrom(ctx); ok {
 		r.AddAttrs(slog.String("trace_id", tc.TraceID), slog.String("span_id", tc.SpanID))
@@ -62,10 +63,12 @@ func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
+// WithAttrs keeps the trace handler around the derived handler.
 func (h traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return traceHandler{h.Handler.WithAttrs(as)}
 }
 
+// WithGroup keeps the trace handler around the derived handler.
 func (h traceHandler) WithGroup(name string) slog.Handler {
 	return traceHandler{h.Handler.WithGroup(name)}
 }
