@@ -487,6 +487,12 @@ func TestQueries(t *testing.T) {
 		t.Fatalf("JOIN: %s", rawStrings(items))
 	}
 
+	items, _ = queryAll(t, cc, "SELECT VALUE c.id FROM c WHERE EXISTS(SELECT VALUE l FROM l IN c.lines WHERE l.qty >= @q)", azcosmos.NewPartitionKey(),
+		&azcosmos.QueryOptions{QueryParameters: []azcosmos.QueryParameter{{Name: "@q", Value: 5}}})
+	if fmt.Sprint(rawStrings(items)) != `["j1"]` {
+		t.Fatalf("EXISTS: %s", rawStrings(items))
+	}
+
 	// Bad syntax: 400 naming the position.
 	pager := cc.NewQueryItemsPager("SELECT * FORM c", azcosmos.NewPartitionKey(), nil)
 	_, err := pager.NextPage(ctx())

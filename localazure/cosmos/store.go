@@ -147,11 +147,6 @@ func (c *collection) snapshot(key string, all bool) []*document {
 	return out
 }
 
-// count returns the number of documents (for diagnostics and tests).
-func (c *collection) count() int {
-	return len(c.snapshot("", true))
-}
-
 // pkValues extracts the partition key values from a decoded document; a missing
 // value is undefined, which Cosmos encodes as {} in a partition key.
 func (c *collection) pkValues(doc map[string]any) []any {

@@ -14,11 +14,14 @@ type Query struct {
 	// the "FROM t IN c.tags" form (which hides the document itself from SELECT *).
 	Joins    []Join
 	hideRoot bool
-	Where    Expr
-	GroupBy  []Expr
-	OrderBy  []OrderItem
-	Offset   Expr // with Limit, both or neither
-	Limit    Expr
+	// source, in a subquery, is the enclosing binding its FROM iterates over
+	// (nil: a top-level query over the container's documents).
+	source  Expr
+	Where   Expr
+	GroupBy []Expr
+	OrderBy []OrderItem
+	Offset  Expr // with Limit, both or neither
+	Limit   Expr
 
 	aggregate bool // the projection uses aggregate functions (no GROUP BY)
 }
@@ -54,6 +57,20 @@ type Lit struct {
 type Param struct {
 	Name string
 	P    int
+}
+
+// Subquery is (SELECT ...), EXISTS(SELECT ...) or ARRAY(SELECT ...), correlated
+// with the enclosing query's bindings.
+type Subquery struct {
+	Q    *Query
+	Kind string // "SCALAR", "EXISTS" or "ARRAY"
+	P    int
+}
+
+// Outer reads a binding of an enclosing query: Depth 1 is the nearest.
+type Outer struct {
+	Depth, Index int
+	P            int
 }
 
 // Join binds Alias to each element of the array In evaluates to.
@@ -156,5 +173,7 @@ func (e *In) pos() int        { return e.P }
 func (e *Between) pos() int   { return e.P }
 func (e *Call) pos() int      { return e.P }
 func (e *Like) pos() int      { return e.P }
+func (e *Subquery) pos() int  { return e.P }
+func (e *Outer) pos() int     { return e.P }
 func (e *ArrayLit) pos() int  { return e.P }
 func (e *ObjectLit) pos() int { return e.P }

@@ -28,7 +28,8 @@ func (e *RuntimeError) Error() string { return e.Message }
 
 // env is the evaluation context for one binding tuple.
 type env struct {
-	vars   []any // [0] the document, then one value per join
+	vars   []any   // [0] the document, then one value per join
+	outer  [][]any // bindings of the enclosing queries, outermost first
 	params map[string]any
 	aggs   map[*Call]*accumulator // results of aggregate calls, in the final projection
 }
@@ -42,7 +43,11 @@ type tuple struct {
 // Run evaluates the query over docs (in their given order, which becomes the result
 // order when there is no ORDER BY). params maps "@name" to a decoded JSON value.
 func (q *Query) Run(docs []Doc, params map[string]any) ([]Row, error) {
-	base := env{params: params}
+	return q.run(docs, params, nil)
+}
+
+func (q *Query) run(docs []Doc, params map[string]any, outer [][]any) ([]Row, error) {
+	base := env{params: params, outer: outer}
 	top, offset, limit := -1, 0, -1
 	if q.Top != nil {
 		n, ok := toInt(base.eval(q.Top))
@@ -59,7 +64,10 @@ func (q *Query) Run(docs []Doc, params map[string]any) ([]Row, error) {
 		}
 		offset, limit = o, l
 	}
-	if q.Alias == "" { // SELECT without FROM evaluates once, with no document
+	switch {
+	case q.source != nil: // a subquery ranges over one value of its enclosing query
+		docs = []Doc{{Val: base.eval(q.source)}}
+	case q.Alias == "": // SELECT without FROM evaluates once, with no document
 		docs = []Doc{{Val: Undefined}}
 	}
 
@@ -443,6 +451,33 @@ func (e *env) eval(x Expr) any {
 			return Undefined
 		}
 		return (c1 >= 0 && c2 <= 0) != n.Not
+	case *Outer:
+		if n.Depth <= len(e.outer) {
+			if vars := e.outer[len(e.outer)-n.Depth]; n.Index < len(vars) {
+				return vars[n.Index]
+			}
+		}
+		return Undefined
+	case *Subquery:
+		stack := append(append(make([][]any, 0, len(e.outer)+1), e.outer...), e.vars)
+		rows, err := n.Q.run(nil, e.params, stack)
+		if err != nil {
+			return Undefined
+		}
+		switch n.Kind {
+		case "EXISTS":
+			return len(rows) > 0
+		case "ARRAY":
+			arr := make([]any, len(rows))
+			for i, r := range rows {
+				arr[i] = plain(r.Val)
+			}
+			return arr
+		}
+		if len(rows) == 0 {
+			return Undefined
+		}
+		return plain(rows[0].Val)
 	case *Like:
 		s, ok1 := e.eval(n.X).(string)
 		pat, ok2 := e.eval(n.Pattern).(string)

@@ -17,7 +17,28 @@ type parser struct {
 	i     int
 	alias string
 	nAuto int // unnamed projections become $1, $2, ... as in Cosmos
+	depth int // expression nesting, bounded so that no query can exhaust the stack
 }
+
+// Limits the service advertises in queryEngineConfiguration, enforced so that no
+// query can make the evaluator's work explode.
+const (
+	maxJoins   = 5
+	maxInItems = 16000
+	maxNesting = 128
+)
+
+// enter guards recursion; the caller defers p.leave().
+func (p *parser) enter() {
+	p.depth++
+	if p.depth > maxNesting {
+		t := p.peek()
+		panic(&Error{Pos: t.pos, End: t.end, Code: "SC1001",
+			Message: fmt.Sprintf("The query is nested too deeply (more than %d levels) at position %d.", maxNesting, t.pos)})
+	}
+}
+
+func (p *parser) leave() { p.depth-- }
 
 // Parse compiles a query text. The returned error is an *Error locating the problem.
 func Parse(src string) (q *Query, err error) {
@@ -42,7 +63,7 @@ func Parse(src string) (q *Query, err error) {
 	if t := p.peek(); t.kind != tokEOF {
 		p.fail(t)
 	}
-	if err := p.resolve(q); err != nil {
+	if err := resolve(q, nil); err != nil {
 		return nil, err
 	}
 	return q, nil
@@ -245,8 +266,22 @@ func (p *parser) parseFrom(q *Query) {
 		}
 		p.expectKeyword("IN")
 		q.Joins = append(q.Joins, Join{Alias: a.text, In: p.parseFromPath()})
+		if len(q.Joins) > maxJoins+1 || len(q.Joins) > maxJoins && !q.hideRoot {
+			panic(&Error{Pos: a.pos, End: a.end, Code: "SC2004",
+				Message: fmt.Sprintf("The query has more than the maximum of %d JOINs (at position %d).", maxJoins, a.pos)})
+		}
 	}
 	p.alias = q.Alias
+}
+
+// parseSubquery parses a nested SELECT; the enclosing query's FROM alias is
+// saved and restored around it.
+func (p *parser) parseSubquery() *Query {
+	saved, savedAuto := p.alias, p.nAuto
+	p.nAuto = 0
+	q := p.parseSelect()
+	p.alias, p.nAuto = saved, savedAuto
+	return q
 }
 
 // parseFromPath parses the collection expression after IN: a path rooted at an
@@ -282,6 +317,8 @@ func rootName(e Expr) string {
 // Expression grammar, lowest precedence first:
 // ternary/coalesce, OR, AND, NOT, comparison/IN/BETWEEN, ||, + -, * / %, unary, postfix.
 func (p *parser) parseExpr() Expr {
+	p.enter()
+	defer p.leave()
 	e := p.parseCoalesce()
 	if t := p.peek(); t.isOp("?") {
 		p.i++
@@ -330,6 +367,8 @@ func (p *parser) parseAnd() Expr {
 }
 
 func (p *parser) parseNot() Expr {
+	p.enter()
+	defer p.leave()
 	if t := p.peek(); t.isKeyword("NOT") {
 		p.i++
 		return &Unary{Op: "NOT", X: p.parseNot(), P: t.pos}
@@ -378,6 +417,10 @@ func (p *parser) parseInBetween(x Expr, not bool) Expr {
 		if !p.peek().isOp(")") {
 			for {
 				in.List = append(in.List, p.parseExpr())
+				if len(in.List) > maxInItems {
+					panic(&Error{Pos: t.pos, End: t.end, Code: "SC2005",
+						Message: fmt.Sprintf("The IN list has more than the maximum of %d items (at position %d).", maxInItems, t.pos)})
+				}
 				if !p.acceptOp(",") {
 					break
 				}
@@ -429,6 +472,8 @@ func (p *parser) parseMultiplicative() Expr {
 }
 
 func (p *parser) parseUnary() Expr {
+	p.enter()
+	defer p.leave()
 	t := p.peek()
 	if t.isOp("-") || t.isOp("+") || t.isOp("~") {
 		p.i++
@@ -484,7 +529,9 @@ func (p *parser) parsePrimary() Expr {
 		switch t.text {
 		case "(":
 			if p.peek().isKeyword("SELECT") {
-				p.unsupported(p.peek(), "A subquery")
+				sq := p.parseSubquery()
+				p.expectOp(")")
+				return &Subquery{Q: sq, Kind: "SCALAR", P: t.pos}
 			}
 			e := p.parseExpr()
 			p.expectOp(")")
@@ -532,7 +579,12 @@ func (p *parser) parsePrimary() Expr {
 		case "UNDEFINED":
 			return &Lit{Val: Undefined, P: t.pos}
 		case "EXISTS", "ARRAY":
-			p.unsupported(t, up+" subqueries")
+			if p.peek().isOp("(") && p.toks[p.i+1].isKeyword("SELECT") {
+				p.i++
+				sq := p.parseSubquery()
+				p.expectOp(")")
+				return &Subquery{Q: sq, Kind: up, P: t.pos}
+			}
 		}
 		if p.peek().isOp("(") {
 			if keywords[up] {

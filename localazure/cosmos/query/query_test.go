@@ -115,6 +115,13 @@ func TestRun(t *testing.T) {
 		{`SELECT VALUE COUNT(1) FROM c WHERE c.age > 100 GROUP BY c.age`, `[]`},
 		{`SELECT VALUE {"a": c.age, "m": MAX(c.name)} FROM c WHERE IS_DEFINED(c.age) GROUP BY c.age`, `[{"a":36,"m":"Ada"},{"a":25,"m":"bob"}]`},
 		{`SELECT LOWER(c.addr.city) AS city, COUNT(1) AS n FROM c GROUP BY LOWER(c.addr.city) OFFSET 1 LIMIT 1`, `[{"city":"paris","n":1}]`},
+		{`SELECT VALUE c.id FROM c WHERE EXISTS(SELECT VALUE t FROM t IN c.tags WHERE t = "x")`, `["1"]`},
+		{`SELECT VALUE c.id FROM c WHERE NOT EXISTS(SELECT VALUE i FROM i IN c.items WHERE i.q > 0)`, `["2","3","4"]`},
+		{`SELECT c.id, (SELECT VALUE COUNT(1) FROM t IN c.tags) AS n FROM c WHERE IS_DEFINED(c.tags)`, `[{"id":"1","n":2},{"id":"2","n":1}]`},
+		{`SELECT VALUE ARRAY(SELECT VALUE UPPER(t) FROM t IN c.tags) FROM c WHERE c.id = "1"`, `[["X","Y"]]`},
+		{`SELECT VALUE ARRAY(SELECT i.sku AS s FROM i IN c.items) FROM c WHERE c.id = "1"`, `[[{"s":"a"}]]`},
+		{`SELECT VALUE (SELECT VALUE c.name || t FROM t IN c.tags WHERE t = "y") FROM c WHERE c.id = "2"`, `["boby"]`},
+		{`SELECT VALUE (SELECT VALUE 1 + 1)`, `[2]`},
 		{`SELECT c FROM c WHERE c.id = "4"`, `[{"c":{"flag":true,"id":"4","name":"dee"}}]`},
 	}
 	for _, tc := range cases {
@@ -165,9 +172,10 @@ func TestErrors(t *testing.T) {
 		{`SELECT c.id FROM c WHERE x.id = 1`, 25, "SC2001", "Identifier 'x' could not be resolved."},
 		{`SELECT * FROM c WHERE NOPE(c.a)`, 22, "SC2005", "'NOPE' is not a recognized built-in function name."},
 		{`SELECT * FROM c WHERE c.a = 'abc`, 28, "SC1001", "unterminated"},
-		{`SELECT * FROM c WHERE EXISTS(SELECT 1)`, 22, "SC2204", "EXISTS"},
+		{`SELECT * FROM c WHERE EXISTS(SELECT VALUE t FROM t IN x.tags)`, 0, "SC2001", "enclosing query"},
 		{`SELECT * FROM c JOIN c IN c.tags`, 0, "SC2003", "more than once"},
 		{`SELECT * FROM c JOIN t IN (SELECT 1)`, 26, "SC2204", "subquery"},
+		{`SELECT * FROM c WHERE EXISTS(SELECT VALUE t FROM t IN c.tags WHERE z = 1)`, 67, "SC2001", "'z'"},
 		{`SELECT * FROM c WHERE COUNT(1) > 1`, 22, "SC2102", ""},
 		{`SELECT c.id, COUNT(1) FROM c`, 7, "SC2102", ""},
 		{`SELECT * FROM c GROUP BY c.a`, 25, "SC2102", "GROUP BY"},
@@ -175,6 +183,10 @@ func TestErrors(t *testing.T) {
 		{`SELECT *`, 0, "SC2032", ""},
 		{`SELECT * FROM c WHERE c.a = #`, 28, "SC1001", "'#'"},
 		{`SELECT TOP x * FROM c`, 11, "SC1001", ""},
+		{`SELECT * FROM c JOIN a IN c.x JOIN b IN c.x JOIN d IN c.x JOIN e IN c.x JOIN f IN c.x JOIN g IN c.x`, 91, "SC2004", "JOIN"},
+		{`SELECT VALUE ` + strings.Repeat("(", 200) + `1` + strings.Repeat(")", 200), -1, "SC1001", "nested too deeply"},
+		{`SELECT VALUE ` + strings.Repeat("NOT ", 300) + `true`, -1, "SC1001", "nested too deeply"},
+		{`SELECT VALUE ` + strings.Repeat("- ", 300) + `1`, -1, "SC1001", "nested too deeply"},
 		{`SELECT * FROM c ORDER c.id`, 22, "SC1001", ""},
 	}
 	for _, tc := range cases {
@@ -184,7 +196,7 @@ func TestErrors(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, want *Error", tc.q, err)
 			continue
 		}
-		if tc.code != "SC2032" && tc.code != "SC2003" && qe.Pos != tc.pos || qe.Code != tc.code || !strings.Contains(qe.Message, tc.msg) {
+		if tc.code != "SC2032" && tc.code != "SC2003" && !strings.Contains(tc.msg, "enclosing") && tc.pos >= 0 && qe.Pos != tc.pos || qe.Code != tc.code || !strings.Contains(qe.Message, tc.msg) {
 			t.Errorf("Parse(%q) = %+v, want pos %d code %s msg ~%q", tc.q, qe, tc.pos, tc.code, tc.msg)
 		}
 	}
@@ -208,6 +220,7 @@ func FuzzParse(f *testing.F) {
 		`SELECT * FORM c`, `SELECT c.a ?? c.b ? 1 : 2 FROM c`,
 		`SELECT c.id, t FROM c JOIN t IN c.arr JOIN u IN c.arr WHERE t != u`, `SELECT VALUE x FROM x IN c.arr`,
 		`SELECT c.a, COUNT(1) AS n, AVG(c.a) FROM c WHERE c.s LIKE "x%" GROUP BY c.a, c.b OFFSET 0 LIMIT 5`,
+		`SELECT c.id, ARRAY(SELECT VALUE x FROM x IN c.arr WHERE EXISTS(SELECT VALUE y FROM y IN c.arr)) AS a, (SELECT VALUE COUNT(1) FROM z IN c.arr) FROM c`,
 	} {
 		f.Add(s)
 	}

@@ -5,10 +5,27 @@ import "fmt"
 // resolve binds identifiers to the FROM alias, checks function names and arity, and
 // marks aggregate queries. It runs once per Parse so evaluation never fails on
 // names.
-func (p *parser) resolve(q *Query) error {
+func resolve(q *Query, outer []map[string]int) *Error {
 	var err *Error
 	scope := map[string]int{}
+	// lookupOuter finds a name in the enclosing queries, nearest first.
+	lookupOuter := func(name string, pos int) *Outer {
+		for d := 1; d <= len(outer); d++ {
+			if i, ok := outer[len(outer)-d][name]; ok {
+				return &Outer{Depth: d, Index: i, P: pos}
+			}
+		}
+		return nil
+	}
 	if q.Alias != "" {
+		if outer != nil {
+			// A subquery's FROM ranges over a value of the enclosing query.
+			src := lookupOuter(q.Alias, 0)
+			if src == nil {
+				return &Error{Code: "SC2001", Message: fmt.Sprintf("Identifier '%s' could not be resolved: a subquery's FROM must refer to an alias of the enclosing query.", q.Alias)}
+			}
+			q.source = src
+		}
 		scope[q.Alias] = 0
 	}
 	var walk func(e Expr, inSelect bool) Expr
@@ -20,11 +37,18 @@ func (p *parser) resolve(q *Query) error {
 		case *ident:
 			i, ok := scope[x.name]
 			if !ok {
+				if o := lookupOuter(x.name, x.P); o != nil {
+					return o
+				}
 				err = &Error{Pos: x.P, End: x.end, Code: "SC2001",
 					Message: fmt.Sprintf("Identifier '%s' could not be resolved.", x.name)}
 				return e
 			}
 			return &Root{Index: i, P: x.P}
+		case *Subquery:
+			if e := resolve(x.Q, append(append([]map[string]int{}, outer...), scope)); e != nil {
+				err = e
+			}
 		case *Member:
 			x.Base = walk(x.Base, inSelect)
 		case *Index:

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"sort"
 	"strings"
 )
 
@@ -212,12 +211,15 @@ func toInt(v any) (int, bool) {
 	return int(f), true
 }
 
-// sortedKeys is used where map iteration order would leak into output.
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// plain turns a projected row into an ordinary object so that expressions can
+// use it (a subquery's result inside the enclosing query).
+func plain(v any) any {
+	if o, ok := v.(*Object); ok {
+		m := make(map[string]any, len(o.Keys))
+		for i, k := range o.Keys {
+			m[k] = o.Vals[i]
+		}
+		return m
 	}
-	sort.Strings(keys)
-	return keys
+	return v
 }
