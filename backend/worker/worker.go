@@ -186,8 +186,8 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 	case <-recvCtx.Done():
 		w.settle(ctx, log, "abandon", func(c context.Context) error { return w.Queue.Abandon(c, m) })
 		return
-	case <-procCtx.Done():
-		return // lock lost while waiting
+	case <-lockLost:
+		return // the broker took the message back while it waited
 	}
 	err := w.Handler.Process(procCtx, m.Body)
 	<-slots
