@@ -407,3 +407,61 @@ func itoa(i int) string {
 	}
 	return string(b)
 }
+
+func TestOversizeTransferDetachesWithMessageSizeExceeded(t *testing.T) {
+	b := newMemBroker()
+	b.maxSize = 1000
+	addr := serveMem(t, b, 0)
+	nc := rawOpen(t, addr)
+	write := func(body any, payload []byte) {
+		f, err := AppendFrame(nil, FrameAMQP, 0, body, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.Write(f)
+	}
+	write(&Begin{NextOutgoingID: 0, IncomingWindow: 100, OutgoingWindow: 100, HandleMax: 10}, nil)
+	mode := SndUnsettled
+	write(&Attach{Name: "big", Handle: 0, Role: RoleSender, SndSettleMode: &mode, Source: &Source{Address: "me"}, Target: &Target{Address: "q"}}, nil)
+	var credit bool
+	for !credit {
+		switch f := readBody(t, nc).(type) {
+		case *Attach:
+			if f.MaxMessageSize != 1000 {
+				t.Fatalf("advertised max-message-size %d", f.MaxMessageSize)
+			}
+		case *Flow:
+			credit = f.LinkCredit != nil && *f.LinkCredit > 0
+		}
+	}
+	id, format := uint32(0), uint32(0)
+	// Two frames of 600 bytes: the second crosses the limit.
+	write(&Transfer{Handle: 0, DeliveryID: &id, DeliveryTag: []byte{1}, MessageFormat: &format, More: true}, make([]byte, 600))
+	write(&Transfer{Handle: 0, More: false}, make([]byte, 600))
+	for {
+		if d, ok := readBody(t, nc).(*Detach); ok {
+			if d.Error == nil || d.Error.Condition != ErrLinkMessageSize || !d.Closed {
+				t.Fatalf("detach %+v", d)
+			}
+			break
+		}
+	}
+	// The connection is still usable: answer the detach and attach again.
+	write(&Detach{Handle: 0, Closed: true}, nil)
+	write(&Attach{Name: "big2", Handle: 1, Role: RoleSender, SndSettleMode: &mode, Source: &Source{Address: "me"}, Target: &Target{Address: "q"}}, nil)
+	for {
+		if a, ok := readBody(t, nc).(*Attach); ok && a.Name == "big2" {
+			break
+		}
+	}
+}
+
+func readBody(t *testing.T, nc net.Conn) any {
+	t.Helper()
+	for {
+		_, body := readRaw(t, nc)
+		if body != nil {
+			return body
+		}
+	}
+}

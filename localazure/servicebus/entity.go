@@ -101,11 +101,7 @@ func isDuplicate(dup map[string]time.Time, set entitySettings, id string, now ti
 func (s *store) enqueue(d *msgData, now time.Time) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	seq := s.enqueueLocked(d, now, -1, true)
-	if s.b.persist != nil {
-		s.b.persistEnqueue(s, s.findLocked(seq))
-	}
-	return seq
+	return s.enqueueLocked(d, now, -1, true)
 }
 
 func (s *store) enqueueLocked(d *msgData, now time.Time, seq int64, allowSchedule bool) int64 {
@@ -133,6 +129,7 @@ func (s *store) enqueueLocked(d *msgData, now time.Time, seq int64, allowSchedul
 	}
 	s.insertAllLocked(m)
 	s.live++
+	s.b.persistPut(s, m)
 	if m.scheduledState {
 		s.sched[seq] = m
 	} else {
@@ -203,6 +200,7 @@ func (s *store) removeLocked(m *message) {
 	}
 	m.gone = true
 	m.inAvail = false
+	s.b.persistRemove(s, m)
 	if m.locked {
 		delete(s.locks, m.lockToken)
 		m.locked = false
@@ -324,7 +322,6 @@ func (s *store) deliverLocked(c *consumer, m *message, now time.Time) error {
 	}
 	if !c.peekLock {
 		s.removeLocked(m)
-		s.b.persistRemove(s, m)
 	}
 	return nil
 }
@@ -375,7 +372,6 @@ func (s *store) complete(token amqp.UUID) settleResult {
 		return lockLost
 	}
 	s.removeLocked(m)
-	s.b.persistRemove(s, m)
 	return settled
 }
 
@@ -400,6 +396,9 @@ func (s *store) abandon(token amqp.UUID, counted bool, props map[any]any) settle
 		// release what arrives between their receive calls): offer it to the
 		// others first, so it does not bounce on the same link. The sweeper
 		// offers it to everyone again shortly.
+		if len(props) > 0 {
+			s.b.persistPut(s, m)
+		}
 		s.returnLocked(m, now)
 		s.dispatchLocked(now, holder)
 	}
@@ -433,6 +432,7 @@ func (s *store) attemptFailedLocked(m *message, now time.Time) {
 			fmt.Sprintf("Message could not be consumed after %d delivery attempts.", s.set.maxDeliveryCount), now)
 		return
 	}
+	s.b.persistPut(s, m)
 	s.returnLocked(m, now)
 }
 
@@ -448,6 +448,7 @@ func (s *store) deferMsg(token amqp.UUID, props map[any]any) settleResult {
 	mergeModified(m, props)
 	m.deferred = true
 	m.deliveryCount++
+	s.b.persistPut(s, m)
 	return settled
 }
 
@@ -470,7 +471,6 @@ func (s *store) deadLetter(token amqp.UUID, reason, desc string) settleResult {
 // deadLetterLocked moves m to the DLQ (or where ForwardDeadLetteredMessagesTo points).
 func (s *store) deadLetterLocked(m *message, reason, desc string, now time.Time) {
 	s.removeLocked(m)
-	s.b.persistRemove(s, m)
 	extra := map[string]any{}
 	if reason != "" {
 		extra[propDLReason] = reason
@@ -501,9 +501,9 @@ func (s *store) deadLetterLocked(m *message, reason, desc string, now time.Time)
 		dl.nextSeq = dm.seq + 1
 	}
 	dl.pushAvailLocked(dm)
+	s.b.persistPut(dl, dm)
 	dl.dispatchLocked(now)
 	dl.mu.Unlock()
-	s.b.persistDeadLetter(s, dm)
 }
 
 // expireLocked handles a message whose time to live ran out.
@@ -513,7 +513,6 @@ func (s *store) expireLocked(m *message, now time.Time) {
 		return
 	}
 	s.removeLocked(m)
-	s.b.persistRemove(s, m)
 }
 
 // renew extends a lock.
@@ -545,6 +544,7 @@ func (s *store) sweep(now time.Time) {
 			delete(s.sched, seq)
 			m.scheduledState = false
 			m.enqueued = now
+			s.b.persistPut(s, m)
 			s.pushAvailLocked(m)
 			changed = true
 		}
@@ -616,7 +616,6 @@ func (s *store) receiveDeferred(seqs []int64, peekLock bool) ([][]byte, []amqp.U
 			s.locks[token] = m
 		} else {
 			s.removeLocked(m)
-			s.b.persistRemove(s, m)
 		}
 		out = append(out, b)
 		tokens = append(tokens, token)
@@ -631,7 +630,6 @@ func (s *store) cancelScheduled(seqs []int64) {
 	for _, seq := range seqs {
 		if m := s.sched[seq]; m != nil {
 			s.removeLocked(m)
-			s.b.persistRemove(s, m)
 		}
 	}
 }
