@@ -2,16 +2,16 @@ package amqp
 
 // session is one session of a connection. All fields are guarded by conn.mu.
 type session struct {
-	c          *Conn
-	peerCh     uint16 // channel the peer sends on
-	ourCh      uint16 // channel we send on
-	links      map[uint32]*Link // by the peer's handle
-	linkNames  map[string]*Link
-	handleMax  uint32
+	c         *Conn
+	peerCh    uint16           // channel the peer sends on
+	ourCh     uint16           // channel we send on
+	links     map[uint32]*Link // by the peer's handle
+	linkNames map[string]*Link
+	handleMax uint32
 
 	// Incoming (peer -> us) window accounting, section 2.5.6.
-	nextIncomingID  uint32
-	incomingWindow  uint32 // what is left of the window we advertised
+	nextIncomingID uint32
+	incomingWindow uint32 // what is left of the window we advertised
 	// Outgoing.
 	nextOutgoingID       uint32
 	remoteIncomingWindow uint32

@@ -54,13 +54,13 @@ type Options struct {
 
 // Broker is a running local Service Bus namespace.
 type Broker struct {
-	opts   Options
-	log    *slog.Logger
-	keys   map[string]SASKey
-	queues map[string]*store // lower-case name -> queue
-	topics map[string]*topic
-	subs   map[string]*store // "topic/subscriptions/sub" lower-case
-	stores []*store          // every store, DLQs included, for the sweeper
+	opts    Options
+	log     *slog.Logger
+	keys    map[string]SASKey
+	queues  map[string]*store // lower-case name -> queue
+	topics  map[string]*topic
+	subs    map[string]*store // "topic/subscriptions/sub" lower-case
+	stores  []*store          // every store, DLQs included, for the sweeper
 	persist *persister
 
 	mu        sync.Mutex
@@ -113,7 +113,7 @@ func New(opts Options) (*Broker, error) {
 		for _, t := range ns.Topics {
 			tset := settingsOf(QueueProperties{DefaultMessageTimeToLive: t.Properties.DefaultMessageTimeToLive,
 				DuplicateDetectionHistoryTimeWindow: t.Properties.DuplicateDetectionHistoryTimeWindow,
-				RequiresDuplicateDetection: t.Properties.RequiresDuplicateDetection})
+				RequiresDuplicateDetection:          t.Properties.RequiresDuplicateDetection})
 			tp := &topic{b: b, name: t.Name, set: tset, nextSeq: 1, dup: map[string]time.Time{},
 				scheduled: map[int64]*msgData{}, schedAt: map[int64]time.Time{}}
 			for _, sc := range t.Subscriptions {

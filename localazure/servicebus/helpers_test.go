@@ -45,12 +45,12 @@ func testEntities() UserConfig {
 
 type testBroker struct {
 	*Broker
-	addr     string // host:port of the plain listener
-	tlsAddr  string
-	ca       *tlsca.CA
-	issuer   *authztest.Issuer
-	connStr  string
-	ns       string
+	addr    string // host:port of the plain listener
+	tlsAddr string
+	ca      *tlsca.CA
+	issuer  *authztest.Issuer
+	connStr string
+	ns      string
 }
 
 var sharedIssuer = authztest.NewIssuer()
