@@ -42,6 +42,7 @@ require (
 
 require (
 	github.com/chromedp/chromedp v0.23.0
+	github.com/contoso/orderflow/localazure v0.0.0
 	github.com/contoso/orderflow/platform v0.0.0
 	github.com/labstack/echo/v4 v4.16.0
 )
