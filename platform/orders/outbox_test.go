@@ -153,3 +153,27 @@ func TestReconcilerRunStops(t *testing.T) {
 		t.Fatal("zero interval accepted")
 	}
 }
+
+func TestPlaceFailsWhenTheWriteFails(t *testing.T) {
+	store := orderstest.NewOrders()
+	store.Fail = func(op string) error {
+		if op == "Create" {
+			return orders.Errorf(orders.EUNAVAILABLE, "Cosmos DB is unavailable.")
+		}
+		return nil
+	}
+	pub := orderstest.NewPublisher()
+	placer := &orders.Placer{Orders: store, Publisher: pub, Catalog: orders.DefaultCatalog()}
+	_, err := placer.Place(context.Background(), orders.PlaceOrderInput{CustomerID: "c", Items: []orders.Item{{ProductID: "mug-ceramic", Quantity: 1}}})
+	if orders.ErrorCode(err) != orders.EUNAVAILABLE {
+		t.Fatalf("err = %v, want unavailable", err)
+	}
+	if pub.Sends != 0 || store.Len() != 0 {
+		t.Errorf("sent %d messages for an order that was not stored", pub.Sends)
+	}
+	// Invalid input never reaches the store.
+	_, err = placer.Place(context.Background(), orders.PlaceOrderInput{})
+	if orders.ErrorCode(err) != orders.EINVALID {
+		t.Errorf("invalid input: %v", err)
+	}
+}
