@@ -169,10 +169,10 @@ func (s *Server) authorize(q *request) *apiError {
 	n := len(segs)
 	var act action
 	scope := "cosmos"
-	if n >= 2 {
+	if n >= 2 && segs[0] == "dbs" {
 		scope = "cosmos/dbs/" + segs[1]
 	}
-	if n >= 4 {
+	if n >= 4 && segs[0] == "dbs" {
 		scope += "/colls/" + segs[3]
 	}
 	isQuery := strings.EqualFold(h.Get("x-ms-documentdb-isquery"), "true") ||

@@ -176,6 +176,9 @@ func TestPersistence(t *testing.T) {
 	if _, err := cc.CreateItem(ctx(), azcosmos.NewPartitionKeyString("p"), []byte(`{"id":"keep","customerId":"p","n":1}`), nil); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := cc.ReplaceThroughput(ctx(), azcosmos.NewManualThroughputProperties(700), nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +187,11 @@ func TestPersistence(t *testing.T) {
 	r, err := cc2.ReadItem(ctx(), azcosmos.NewPartitionKeyString("p"), "keep", nil)
 	if err != nil || !strings.Contains(string(r.Value), `"n":1`) {
 		t.Fatalf("after restart: %v %s", err, r.Value)
+	}
+	if tr, err := cc2.ReadThroughput(ctx(), nil); err != nil {
+		t.Fatalf("throughput after restart: %v", err)
+	} else if n, _ := tr.ThroughputProperties.ManualThroughput(); n != 700 {
+		t.Fatalf("throughput after restart: %d", n)
 	}
 	if _, err := cc2.CreateItem(ctx(), azcosmos.NewPartitionKeyString("p"), []byte(`{"id":"keep2","customerId":"p"}`), nil); err != nil {
 		t.Fatal(err)

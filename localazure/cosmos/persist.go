@@ -64,9 +64,16 @@ type snapDB struct {
 	Colls    []snapColl `json:"colls"`
 }
 
+type snapOffer struct {
+	Resource string         `json:"resource"`
+	Target   string         `json:"target"`
+	Content  map[string]any `json:"content"`
+}
+
 type snapshot struct {
-	NextDB    uint32   `json:"nextDB"`
-	Databases []snapDB `json:"databases"`
+	NextDB    uint32      `json:"nextDB"`
+	Databases []snapDB    `json:"databases"`
+	Offers    []snapOffer `json:"offers"`
 }
 
 func (p *persister) start() {
@@ -134,6 +141,13 @@ func (p *persister) write() error {
 		}
 		snap.Databases = append(snap.Databases, sd)
 	}
+	s.offersMu.Lock()
+	for _, o := range s.offers {
+		o.mu.Lock()
+		snap.Offers = append(snap.Offers, snapOffer{Resource: o.resource, Target: o.target, Content: o.content})
+		o.mu.Unlock()
+	}
+	s.offersMu.Unlock()
 	b, err := json.Marshal(snap)
 	if err != nil {
 		return fmt.Errorf("cosmos: encode snapshot: %w", err)
@@ -183,6 +197,9 @@ func (p *persister) load() error {
 		}
 		s.dbs[d.id] = d
 		s.dbOrder = append(s.dbOrder, d.id)
+	}
+	for _, o := range snap.Offers {
+		s.addOffer(o.Resource, o.Target, o.Content)
 	}
 	s.log.Info("restored snapshot", "path", p.path, "databases", len(snap.Databases))
 	return nil

@@ -161,6 +161,9 @@ func (s *Server) handleDatabases(q *request) *apiError {
 		if e != nil {
 			return e
 		}
+		if content, ok := offerContent(q.r.Header, true); ok {
+			s.addOffer("dbs/"+d.rid+"/", d.rid, content)
+		}
 		q.w.Header()[hETag] = []string{d.etag}
 		s.writeJSON(q, http.StatusCreated, "1", d.json())
 		return nil
@@ -190,7 +193,7 @@ func (s *Server) handleDatabase(q *request, id string) *apiError {
 		return nil
 	case http.MethodDelete:
 		s.mu.Lock()
-		_, ok := s.dbs[id]
+		gone, ok := s.dbs[id]
 		if ok {
 			delete(s.dbs, id)
 			for i, x := range s.dbOrder {
@@ -204,6 +207,12 @@ func (s *Server) handleDatabase(q *request, id string) *apiError {
 		if !ok {
 			return errNotFound("Resource Not Found. Learn more: https://aka.ms/cosmosdb-tsg-not-found")
 		}
+		s.dropOffer(gone.rid)
+		gone.mu.RLock()
+		for _, c := range gone.colls {
+			s.dropOffer(c.rid)
+		}
+		gone.mu.RUnlock()
 		s.changed()
 		s.writeJSON(q, http.StatusNoContent, "1", nil)
 		return nil
@@ -338,6 +347,8 @@ func (s *Server) handleCollections(q *request, dbID string) *apiError {
 		if e != nil {
 			return e
 		}
+		content, _ := offerContent(q.r.Header, false)
+		s.addOffer("dbs/"+d.rid+"/colls/"+c.rid+"/", c.rid, content)
 		q.w.Header()[hETag] = []string{c.etag}
 		s.writeJSON(q, http.StatusCreated, "1", c.json())
 		return nil
@@ -397,7 +408,7 @@ func (s *Server) handleCollection(q *request, dbID, id string) *apiError {
 		return nil
 	case http.MethodDelete:
 		d.mu.Lock()
-		_, ok := d.colls[id]
+		gone, ok := d.colls[id]
 		if ok {
 			delete(d.colls, id)
 			for i, x := range d.order {
@@ -411,6 +422,7 @@ func (s *Server) handleCollection(q *request, dbID, id string) *apiError {
 		if !ok {
 			return errNotFound("Resource Not Found. Learn more: https://aka.ms/cosmosdb-tsg-not-found")
 		}
+		s.dropOffer(gone.rid)
 		s.changed()
 		s.writeJSON(q, http.StatusNoContent, "1", nil)
 		return nil

@@ -74,7 +74,10 @@ type Server struct {
 	epoch     uint32        // etag prefix, distinct per server start
 
 	persist *persister
-	qcache  queryCache
+
+	offersMu sync.Mutex
+	offers   map[string]*offer
+	qcache   queryCache
 }
 
 // New builds a Server and creates the declared databases and containers.
@@ -127,8 +130,13 @@ func New(opts Options) (*Server, error) {
 		for _, c := range d.Containers {
 			props := map[string]any{"id": c.ID, "partitionKey": map[string]any{
 				"paths": []any{c.PartitionKeyPath}, "kind": "Hash", "version": float64(2)}}
-			if _, _, err := s.createCollection(db, props, true); err != nil {
+			coll, created, err := s.createCollection(db, props, true)
+			if err != nil {
 				return nil, fmt.Errorf("cosmos: create container %q/%q: %w", d.ID, c.ID, err)
+			}
+			if created {
+				content, _ := offerContent(nil, false)
+				s.addOffer("dbs/"+db.rid+"/colls/"+coll.rid+"/", coll.rid, content)
 			}
 		}
 	}
@@ -198,6 +206,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch n := len(segs); {
 	case n == 0:
 		err = s.handleAccount(q)
+	case segs[0] == "offers":
+		err = s.handleOffers(q)
 	case segs[0] == "addresses":
 		// .NET and Java default to direct mode, which resolves replica addresses here.
 		err = errBadRequest("Direct connectivity mode is not supported by the local Cosmos DB stand-in: configure the SDK for gateway mode (.NET ConnectionMode.Gateway, Java gatewayMode()).")
@@ -260,6 +270,9 @@ func resourceOf(segs []string) (typ, link string) {
 	case n == 0:
 		return "", ""
 	case n%2 == 0:
+		if link, ok := offersLink(segs); ok {
+			return "offers", link
+		}
 		return segs[n-2], strings.Join(segs, "/")
 	default:
 		return segs[n-1], strings.Join(segs[:n-1], "/")
