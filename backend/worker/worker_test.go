@@ -123,11 +123,16 @@ func TestWorkerConcurrencyRenewalAndPrefetch(t *testing.T) {
 	stop := runWorker(t, w)
 	<-h.started
 	<-h.started
-	time.Sleep(60 * time.Millisecond) // several renew intervals while held
-	b.mu.Lock()
-	ready := len(b.ready)
-	renewedA, renewedC := b.renewals["a"], b.renewals["c"]
-	b.mu.Unlock()
+	// Wait (bounded) for several renew intervals to pass while the messages are held.
+	var ready, renewedA, renewedC int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b.mu.Lock()
+		ready, renewedA, renewedC = len(b.ready), b.renewals["a"], b.renewals["c"]
+		b.mu.Unlock()
+		if renewedA >= 2 && renewedC >= 2 {
+			break
+		}
+	}
 	if h.maxSeen.Load() != 2 {
 		t.Errorf("max concurrent = %d, want 2", h.maxSeen.Load())
 	}
