@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -565,6 +566,14 @@ func TestQueryProtocol(t *testing.T) {
 		t.Fatalf("query plan: %d %s", resp.StatusCode, b)
 	}
 
+	// After the plan, SDKs send the query to the range by id: all of it is in "0".
+	rh := map[string]string{"Content-Type": "application/query+json", "x-ms-documentdb-isquery": "True",
+		"x-ms-documentdb-partitionkeyrangeid": "0", "x-ms-max-item-count": "-1"}
+	resp, b = e.do("POST", "/dbs/orderflow/colls/orders/docs", []byte(`{"query":"SELECT VALUE COUNT(1) FROM c"}`), rh)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"Documents":[30]`) {
+		t.Fatalf("query on range 0: %d %s", resp.StatusCode, b)
+	}
+
 	// Read feed with paging.
 	resp, b = e.do("GET", "/dbs/orderflow/colls/orders/docs", nil, map[string]string{"x-ms-max-item-count": "25"})
 	if resp.StatusCode != 200 || resp.Header.Get("x-ms-item-count") != "25" || resp.Header.Get("x-ms-continuation") == "" {
@@ -590,5 +599,57 @@ func TestReadMany(t *testing.T) {
 	}
 	if len(resp.Items) != 3 {
 		t.Fatalf("read many: %d items", len(resp.Items))
+	}
+}
+
+func TestConcurrentClients(t *testing.T) {
+	e := newEnv(t, nil)
+	cc := e.container(e.keyClient(), "orderflow", "orders")
+	const writers, each = 8, 25
+	errs := make(chan error, writers*2)
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(2)
+		go func(w int) { // writer: creates, then updates each item twice (upsert and patch)
+			defer wg.Done()
+			pk := azcosmos.NewPartitionKeyString(fmt.Sprintf("w%d", w%3))
+			for i := 0; i < each; i++ {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				body := fmt.Sprintf(`{"id":%q,"customerId":"w%d","n":0}`, id, w%3)
+				if _, err := cc.CreateItem(ctx(), pk, []byte(body), nil); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := cc.UpsertItem(ctx(), pk, []byte(strings.Replace(body, `"n":0`, `"n":1`, 1)), nil); err != nil {
+					errs <- err
+					return
+				}
+				var ops azcosmos.PatchOperations
+				ops.AppendIncrement("/n", 1)
+				if _, err := cc.PatchItem(ctx(), pk, id, ops, nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+		go func() { // reader: cross-partition queries while writes go on
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				pager := cc.NewQueryItemsPager("SELECT VALUE COUNT(1) FROM c WHERE c.n >= 0", azcosmos.NewPartitionKey(), nil)
+				if _, err := pager.NextPage(ctx()); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	items, _ := queryAll(t, cc, "SELECT VALUE COUNT(1) FROM c WHERE c.n = 2", azcosmos.NewPartitionKey(), nil)
+	if string(items[0]) != fmt.Sprint(writers*each) {
+		t.Fatalf("every item updated twice: %s of %d", items[0], writers*each)
 	}
 }
