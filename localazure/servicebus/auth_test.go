@@ -2,8 +2,14 @@ package servicebus
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +135,42 @@ func TestUnknownEntity(t *testing.T) {
 	var sbErr *azservicebus.Error
 	if !errors.As(err, &sbErr) || sbErr.Code != azservicebus.CodeNotFound {
 		t.Fatalf("want not found, got %v", err)
+	}
+}
+
+// sasToken mints a SharedAccessSignature the way the SDKs do.
+func sasToken(resource, keyName, key string, expiry time.Time) string {
+	sr := url.QueryEscape(strings.ToLower(resource))
+	se := strconv.FormatInt(expiry.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte(sr + "\n" + se))
+	sig := url.QueryEscape(base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	return fmt.Sprintf("SharedAccessSignature sr=%s&sig=%s&se=%s&skn=%s", sr, sig, se, keyName)
+}
+
+func TestExpiredSASTokenStopsSends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a token to expire")
+	}
+	tb := startBroker(t, nil)
+	tok := sasToken("sb://"+tb.addr+"/", "RootManageSharedAccessKey", EmulatorKey, time.Now().Add(2*time.Second))
+	c, err := azservicebus.NewClientFromConnectionString(
+		fmt.Sprintf("Endpoint=sb://%s;SharedAccessSignature=%s;UseDevelopmentEmulator=true", tb.addr, tok),
+		&azservicebus.ClientOptions{RetryOptions: azservicebus.RetryOptions{MaxRetries: 1, RetryDelay: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	s, _ := c.NewSender("orders", nil)
+	ctx := ctxT(t, 20*time.Second)
+	if err := s.SendMessage(ctx, body("in time"), nil); err != nil {
+		t.Fatalf("send with a valid token: %v", err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if err := s.SendMessage(ctx, body("too late"), nil); !isUnauthorized(err) {
+		t.Fatalf("send after expiry: want unauthorized, got %v", err)
+	}
+	if n, _ := tb.MessageCount("orders"); n != 1 {
+		t.Fatalf("orders holds %d", n)
 	}
 }

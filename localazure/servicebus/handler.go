@@ -27,6 +27,9 @@ type linkState struct {
 	ref   entityRef
 	store *store
 	cons  *consumer
+	// authUntil is when the token that allowed a sending link expires; a
+	// transfer after it needs a refreshed token (clients put one before expiry).
+	authUntil time.Time
 }
 
 // connHandler is the broker's view of one client connection: the tokens put on
@@ -52,25 +55,35 @@ func entityNotFound(addr string) *amqp.Error {
 
 // authorize checks that a token put on this connection grants r on the entity.
 func (h *connHandler) authorize(r right, p, scope string) *amqp.Error {
+	_, e := h.authorizeUntil(r, p, scope)
+	return e
+}
+
+// authorizeUntil is authorize that also tells until when the allowing token is valid.
+func (h *connHandler) authorizeUntil(r right, p, scope string) (time.Time, *amqp.Error) {
 	now := time.Now()
 	h.mu.Lock()
 	grants := h.grants
 	h.mu.Unlock()
 	haveToken := false
+	var until time.Time
 	for _, g := range grants {
 		if now.After(g.expires) || !covers(g.audience, p) {
 			continue
 		}
 		haveToken = true
-		if h.b.allows(g, r, p, scope, now) {
-			return nil
+		if h.b.allows(g, r, p, scope, now) && g.expires.After(until) {
+			until = g.expires
 		}
 	}
+	if !until.IsZero() {
+		return until, nil
+	}
 	if !haveToken {
-		return &amqp.Error{Condition: amqp.ErrUnauthorized,
+		return until, &amqp.Error{Condition: amqp.ErrUnauthorized,
 			Description: fmt.Sprintf("Unauthorized access. A valid token for '%s' was not put on the $cbs node of this connection.", p)}
 	}
-	return &amqp.Error{Condition: amqp.ErrUnauthorized,
+	return until, &amqp.Error{Condition: amqp.ErrUnauthorized,
 		Description: fmt.Sprintf("Unauthorized access. '%s' claim(s) are required to perform this operation. Resource: '%s'.", r, p)}
 }
 
@@ -109,12 +122,13 @@ func (h *connHandler) attachIncoming(l *amqp.Link) *amqp.Error {
 		return &amqp.Error{Condition: amqp.ErrNotAllowed,
 			Description: fmt.Sprintf("Cannot send to '%s': messages can only be sent to queues and topics.", addr)}
 	}
-	if e := h.authorize(rightSend, ref.path, ref.sendScope); e != nil {
+	until, e := h.authorizeUntil(rightSend, ref.path, ref.sendScope)
+	if e != nil {
 		return e
 	}
 	l.MaxMessageSize = MaxMessageSize
 	l.Credit = 5000
-	l.Value = &linkState{kind: kindSend, ref: ref}
+	l.Value = &linkState{kind: kindSend, ref: ref, authUntil: until}
 	return nil
 }
 
@@ -191,6 +205,13 @@ func (h *connHandler) Message(l *amqp.Link, d *amqp.Delivery) amqp.DeliveryState
 		h.handleManagement(st.ref, d)
 		return &amqp.Accepted{}
 	case kindSend:
+		if time.Now().After(st.authUntil) {
+			until, e := h.authorizeUntil(rightSend, st.ref.path, st.ref.sendScope)
+			if e != nil {
+				return &amqp.Rejected{Error: e}
+			}
+			st.authUntil = until // only the connection's reader goroutine touches it
+		}
 		return h.handleSend(st.ref, d)
 	}
 	return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrNotAllowed, Description: "this link does not accept messages"}}
