@@ -62,7 +62,7 @@ const (
 
 func TestComposeEmulatorStack(t *testing.T) {
 	p := loadCompose(t)
-	want := []string{"azurite", "backend", "cosmos", "frontend", "keyvault-seed", "lowkey-vault", "servicebus", "sqlserver"}
+	want := []string{"azurite", "backend", "cosmos", "emulator-seed", "frontend", "lowkey-vault", "servicebus", "sqlserver"}
 	if got := serviceNames(p); !slices.Equal(got, want) {
 		t.Fatalf("default services %v, want %v (the localazure ones only under their profile)", got, want)
 	}
@@ -97,9 +97,16 @@ func TestComposeEmulatorStack(t *testing.T) {
 		t.Errorf("servicebus and sqlserver disagree on MSSQL_SA_PASSWORD")
 	}
 
+	seed := p.Services["emulator-seed"]
+	if ep := []string(seed.Entrypoint); len(ep) == 0 || ep[0] != "/emuseed" || volumeTarget(seed, filepath.Join(repoRoot(t), "localazure.json")) == "" {
+		t.Errorf("emulator-seed must run /emuseed on the mounted localazure.json: %v %+v", ep, seed.Volumes)
+	}
 	for _, name := range []string{"frontend", "backend"} {
 		s := p.Services[name]
 		checkAppService(t, s, name)
+		if d, ok := s.DependsOn["emulator-seed"]; !ok || d.Condition != types.ServiceConditionCompletedSuccessfully {
+			t.Errorf("%s must wait for emulator-seed to complete", name)
+		}
 		env := envOf(s)
 		if env["COSMOS_KEY"] != cosmosEmulatorKey || !strings.Contains(env["STORAGE_CONNECTION_STRING"], "AccountKey="+azuriteAccountKey) ||
 			!strings.Contains(env["SERVICEBUS_CONNECTION_STRING"], "UseDevelopmentEmulator=true") ||
@@ -160,6 +167,15 @@ func TestComposeLocalAzureProfile(t *testing.T) {
 	if !strings.Contains(strings.Join(la.HealthCheck.Test, " "), "/repo/.localazure/frontend.env") {
 		t.Errorf("localazure's healthcheck must wait for the env files the services load: %v", la.HealthCheck.Test)
 	}
+}
+
+func volumeTarget(s types.ServiceConfig, source string) string {
+	for _, v := range s.Volumes {
+		if v.Source == source {
+			return v.Target
+		}
+	}
+	return ""
 }
 
 func volumeAt(s types.ServiceConfig, target string) string {
