@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/contoso/orderflow/platform/config"
 )
 
 // names is docs/names.md, parsed: the single list every layer is checked against.
@@ -246,4 +248,40 @@ func readLocalAzure(t testing.TB) localAzureFile {
 		t.Fatalf("localazure.json: %v", err)
 	}
 	return f
+}
+
+// TestEveryVariableIsOneTheServicesRead: a misspelt variable in a manifest or in
+// compose would be silently ignored by the services, so every key set anywhere must be
+// one platform/config reads, and docs/names.md must list only such variables.
+func TestEveryVariableIsOneTheServicesRead(t *testing.T) {
+	known := map[string]bool{}
+	for _, v := range config.Variables() {
+		known[v.Name] = true
+	}
+	for _, v := range namesDoc(t).EnvVars {
+		if !known[v] {
+			t.Errorf("docs/names.md lists %s, which platform/config does not read", v)
+		}
+	}
+	for _, cm := range decodeAll[corev1.ConfigMap](t, render(t, "overlays/aks"), "ConfigMap") {
+		for k := range cm.Data {
+			if !known[k] {
+				t.Errorf("ConfigMap %s sets %s, which the services do not read", cm.Name, k)
+			}
+		}
+	}
+	for _, profile := range [][]string{nil, {"localazure"}} {
+		p := loadCompose(t, profile...)
+		for _, name := range []string{"frontend", "backend", "frontend-localazure", "backend-localazure"} {
+			s, ok := p.Services[name]
+			if !ok {
+				continue
+			}
+			for k := range envOf(s) {
+				if !known[k] {
+					t.Errorf("compose service %s sets %s, which the services do not read", name, k)
+				}
+			}
+		}
+	}
 }
