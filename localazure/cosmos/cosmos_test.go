@@ -429,6 +429,13 @@ func TestQueries(t *testing.T) {
 		seen[o.ID] = true
 	}
 
+	// Query metrics when asked for (the Go SDK always asks).
+	qp := cc.NewQueryItemsPager("SELECT * FROM c WHERE c.total > 3", azcosmos.NewPartitionKey(), nil)
+	qpage, err := qp.NextPage(ctx())
+	if err != nil || qpage.QueryMetrics == nil || !strings.Contains(*qpage.QueryMetrics, "retrievedDocumentCount=250") {
+		t.Fatalf("query metrics: %v %v", err, qpage.QueryMetrics)
+	}
+
 	// Single partition with parameters.
 	items, _ = queryAll(t, cc, "SELECT c.id, c.total AS amount FROM c WHERE c.status = @s", azcosmos.NewPartitionKeyString("c1"),
 		&azcosmos.QueryOptions{QueryParameters: []azcosmos.QueryParameter{{Name: "@s", Value: "paid"}}})
@@ -496,7 +503,7 @@ func TestQueries(t *testing.T) {
 
 	// Bad syntax: 400 naming the position.
 	pager := cc.NewQueryItemsPager("SELECT * FORM c", azcosmos.NewPartitionKey(), nil)
-	_, err := pager.NextPage(ctx())
+	_, err = pager.NextPage(ctx())
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(err.Error(), "near 'FORM' at position 9") || !strings.Contains(err.Error(), `SC1001`) {
 		t.Fatalf("bad query: %v", err)
