@@ -1,6 +1,7 @@
 package cosmos
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -35,6 +36,11 @@ func (s *Server) batch(q *request, c *collection, body []byte) *apiError {
 	key, e := requirePK(q.r)
 	if e != nil {
 		return e
+	}
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] != '[' {
+		// The .NET SDK encodes batches in the binary HybridRow format; Go, Java,
+		// Python and JavaScript send the JSON array this server reads.
+		return errBadRequest("The batch request body is not a JSON array. The .NET SDK's binary (HybridRow) batch format is not supported by the local Cosmos DB stand-in; send the operations individually from .NET.")
 	}
 	var ops []batchOp
 	if err := json.Unmarshal(body, &ops); err != nil {

@@ -379,6 +379,12 @@ func TestTransactionalBatch(t *testing.T) {
 	if _, err := cc.ReadItem(ctx(), pk, "n1", nil); err != nil {
 		t.Fatalf("op after the failure was applied: %v", err)
 	}
+	// A binary (HybridRow, .NET) batch body gets a clear 400.
+	hr, body := e.do("POST", "/dbs/orderflow/colls/orders/docs", []byte{0x81, 0x02, 0x03}, map[string]string{
+		"x-ms-cosmos-is-batch-request": "True", "x-ms-documentdb-partitionkey": `["b1"]`})
+	if hr.StatusCode != 400 || !strings.Contains(string(body), "HybridRow") {
+		t.Fatalf("binary batch: %d %s", hr.StatusCode, body)
+	}
 }
 
 func seedOrders(t *testing.T, cc *azcosmos.ContainerClient, n int) {
