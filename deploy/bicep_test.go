@@ -109,7 +109,8 @@ func TestBicepSecuritySettings(t *testing.T) {
 		"modules/servicebus.bicep": {"disableLocalAuth: true", "name: 'Standard'", "lockDuration: 'PT1M'", "maxDeliveryCount: 10", "requiresDuplicateDetection: true", "deadLetteringOnMessageExpiration: true", "scope: queue", "scope: topic", "scope: eventsSubscription"},
 		"modules/acr.bicep":        {"adminUserEnabled: false", "anonymousPullEnabled: false"},
 		"modules/identity.bicep":   {"@batchSize(1)", "audiences: ['api://AzureADTokenExchange']", "subject: 'system:serviceaccount:${sa.namespace}:${sa.name}'"},
-		"main.bicep":               {"enableContainerInsights bool", "enableManagedPrometheus bool", "environment().authentication.loginEndpoint"},
+		"main.bicep": {"enableContainerInsights bool", "enableManagedPrometheus bool", "environment().authentication.loginEndpoint",
+			"'modules/container-insights.bicep' = if (enableContainerInsights)", "'modules/prometheus.bicep' = if (enableManagedPrometheus)"},
 	}
 	for file, snippets := range must {
 		code := stripComments(files[file])

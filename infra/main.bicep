@@ -21,7 +21,7 @@ param deployerPrincipalId string = ''
 @description('User, Group or ServicePrincipal. A plain string (no @allowed) so main.bicepparam can read it from the environment; ARM validates it.')
 param deployerPrincipalType string = 'User'
 
-@description('Container Insights through the omsagent add-on (GA path, §1).')
+@description('Container Insights through the omsagent add-on (GA path, §1) and its data collection rule.')
 param enableContainerInsights bool = false
 
 @description('Managed Prometheus: Azure Monitor workspace + DCE + DCR + association (§1).')
@@ -96,6 +96,15 @@ module aks 'modules/aks.bicep' = {
     systemNodeMaxCount: systemNodeMaxCount
     deployerPrincipalId: deployerPrincipalId
     deployerPrincipalType: deployerPrincipalType
+  }
+}
+
+module containerInsights 'modules/container-insights.bicep' = if (enableContainerInsights) {
+  name: 'container-insights'
+  params: {
+    location: location
+    clusterName: aks.outputs.name
+    logAnalyticsWorkspaceId: monitoring.outputs.id
   }
 }
 
