@@ -444,3 +444,34 @@ func TestBrokerCloseClosesClients(t *testing.T) {
 		t.Fatal("send succeeded after broker close")
 	}
 }
+
+func TestAutoForwarding(t *testing.T) {
+	tb := startBroker(t, func(o *Options) {
+		ns := &o.Entities.Namespaces[0]
+		ns.Queues = append(ns.Queues,
+			QueueConfig{Name: "fwd-in", Properties: QueueProperties{ForwardTo: "order-events"}},
+			QueueConfig{Name: "cyc-a", Properties: QueueProperties{ForwardTo: "cyc-b"}},
+			QueueConfig{Name: "cyc-b", Properties: QueueProperties{ForwardTo: "cyc-a"}},
+		)
+	})
+	c := tb.client(t)
+	send(t, c, "fwd-in", &azservicebus.Message{Body: []byte("via-fwd"), ApplicationProperties: map[string]any{"color": "red", "qty": int64(7)}})
+	r, _ := c.NewReceiverForSubscription("order-events", "red", &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+	if m := receiveN(t, r, 1)[0]; string(m.Body) != "via-fwd" {
+		t.Fatalf("got %q", m.Body)
+	}
+	// A forwarding cycle ends in a dead-letter queue instead of spinning.
+	send(t, c, "cyc-a", body("loop"))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		na, _ := tb.MessageCount("cyc-a/$DeadLetterQueue")
+		nb, _ := tb.MessageCount("cyc-b/$DeadLetterQueue")
+		if na+nb == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dead-lettered %d + %d", na, nb)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -279,11 +279,27 @@ func (b *Broker) sweeper() {
 	}
 }
 
-// forward sends d to the queue or topic named target (auto-forwarding).
-func (b *Broker) forward(target string, d *msgData) {
+// maxForwardHops is Service Bus's limit on auto-forwarding chains.
+const maxForwardHops = 4
+
+// forward sends d, which arrived at from, to the queue or topic named target
+// (auto-forwarding). A message that has been forwarded maxForwardHops times
+// already (a chain too long, or a cycle) is dead-lettered at from instead.
+func (b *Broker) forward(from *store, target string, d *msgData) {
 	now := time.Now()
+	if d.hops >= maxForwardHops {
+		b.log.Warn("servicebus: auto-forwarding chain too long; dead-lettering", "entity", from.name, "target", target)
+		if from.dlq != nil {
+			from.dlq.enqueue(d.withAppProps(map[string]any{propDLReason: "MaxTransferHopCountExceeded",
+				propDLDescription: fmt.Sprintf("The message was forwarded more than %d times.", maxForwardHops)}), now)
+		}
+		return
+	}
+	fwd := *d
+	fwd.hops++
+	d = &fwd
 	if q := b.queues[strings.ToLower(target)]; q != nil {
-		q.enqueue(d, now)
+		q.send(d, now) // the target may forward again
 		return
 	}
 	if t := b.topics[strings.ToLower(target)]; t != nil {

@@ -485,7 +485,7 @@ func (s *store) deadLetterLocked(m *message, reason, desc string, now time.Time)
 	if s.set.forwardDLQTo != "" {
 		// Forwarding runs without this store's lock held elsewhere: the target is
 		// a different entity, and stores never lock each other in the other order.
-		go s.b.forward(s.set.forwardDLQTo, d)
+		go s.b.forward(s, s.set.forwardDLQTo, d)
 		return
 	}
 	if s.dlq == nil {
@@ -662,7 +662,7 @@ func (s *store) send(d *msgData, now time.Time) {
 		}
 	}
 	if s.set.forwardTo != "" {
-		s.b.forward(s.set.forwardTo, d)
+		s.b.forward(s, s.set.forwardTo, d)
 		return
 	}
 	s.enqueue(d, now)

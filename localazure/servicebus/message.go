@@ -32,6 +32,7 @@ type msgData struct {
 
 	ttl       time.Duration // from the header; 0 = none
 	scheduled time.Time     // x-opt-scheduled-enqueue-time; zero = none
+	hops      int           // times auto-forwarded
 }
 
 func (m *msgData) appProps() map[string]any { return m.msg.ApplicationProperties }
@@ -128,6 +129,15 @@ func encodeDelivered(m *message, lockedUntil time.Time, deliveryAnn map[any]any)
 		h = *src.Header
 	}
 	h.DeliveryCount = m.deliveryCount
+	if h.TTL == nil && !m.expires.IsZero() {
+		// The entity's default time to live applied: report it, as Service Bus
+		// does, so clients can compute ExpiresAt.
+		ms := m.expires.Sub(m.enqueued).Milliseconds()
+		if ms > 0 && ms <= int64(^uint32(0)) {
+			ttl := uint32(ms)
+			h.TTL = &ttl
+		}
+	}
 	out.Header = &h
 	ann := make(map[any]any, len(src.Annotations)+6)
 	for k, v := range src.Annotations {

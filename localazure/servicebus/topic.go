@@ -54,7 +54,7 @@ func (t *topic) fanOut(d *msgData, now time.Time) {
 		for _, f := range s.filters {
 			if f.match(d) {
 				if s.store.set.forwardTo != "" {
-					t.b.forward(s.store.set.forwardTo, d)
+					t.b.forward(s.store, s.store.set.forwardTo, d)
 				} else {
 					s.store.enqueue(d, now)
 				}
