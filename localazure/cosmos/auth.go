@@ -64,7 +64,7 @@ func (s *Server) authenticate(q *request) *apiError {
 		if date == "" {
 			return &apiError{status: 401, message: "The input authorization token can't serve the request. The request is missing the x-ms-date header."}
 		}
-		if !s.verifyMaster(q, date, sig) {
+		if !s.verifyMaster(q, date, sig, q.resLink) && !s.verifyMaster(q, date, sig, ridLink(q.segs)) {
 			return &apiError{status: 401, message: fmt.Sprintf("The input authorization token can't serve the request. "+
 				"The wrong key is being used or the expected payload is not built as per the protocol. "+
 				"For more info: https://aka.ms/cosmosdb-tsg-mac-token. Server used the following payload to sign: '%s'",
@@ -126,17 +126,36 @@ func (s *Server) checkDate(date string) *apiError {
 // stringToSign is the documented payload: verb, resource type, resource link, date,
 // and an empty line, each lower-cased except the link.
 func (s *Server) stringToSign(q *request, date string) string {
-	return strings.ToLower(q.r.Method) + "\n" + strings.ToLower(q.resType) + "\n" + q.resLink + "\n" + strings.ToLower(date) + "\n\n"
+	return s.stringToSignFor(q, date, q.resLink)
 }
 
-func (s *Server) verifyMaster(q *request, date, sig string) bool {
+func (s *Server) stringToSignFor(q *request, date, link string) string {
+	return strings.ToLower(q.r.Method) + "\n" + strings.ToLower(q.resType) + "\n" + link + "\n" + strings.ToLower(date) + "\n\n"
+}
+
+// ridLink is the resource link of a request addressed by resource ids
+// (dbs/{dbRid}/colls/{collRid}/...): SDKs sign the rid of the addressed resource,
+// or of the feed's parent, lower-cased.
+func ridLink(segs []string) string {
+	n := len(segs)
+	switch {
+	case n < 2:
+		return ""
+	case n%2 == 0:
+		return strings.ToLower(segs[n-1])
+	default:
+		return strings.ToLower(segs[n-2])
+	}
+}
+
+func (s *Server) verifyMaster(q *request, date, sig, link string) bool {
 	want, err := base64.StdEncoding.DecodeString(sig)
 	if err != nil {
 		return false
 	}
 	m := s.macPool.Get().(hash.Hash)
 	m.Reset()
-	_, _ = m.Write([]byte(s.stringToSign(q, date)))
+	_, _ = m.Write([]byte(s.stringToSignFor(q, date, link)))
 	var buf [sha256.Size]byte
 	got := m.Sum(buf[:0])
 	s.macPool.Put(m)
@@ -170,10 +189,21 @@ func (s *Server) authorize(q *request) *apiError {
 	var act action
 	scope := "cosmos"
 	if n >= 2 && segs[0] == "dbs" {
-		scope = "cosmos/dbs/" + segs[1]
-	}
-	if n >= 4 && segs[0] == "dbs" {
-		scope += "/colls/" + segs[3]
+		// Role assignments name databases and containers; requests may use rids.
+		dbName, collName := segs[1], ""
+		if n >= 4 {
+			collName = segs[3]
+		}
+		if d := s.database(dbName); d != nil {
+			dbName = d.id
+			if c := d.collection(collName); n >= 4 && c != nil {
+				collName = c.id
+			}
+		}
+		scope = "cosmos/dbs/" + dbName
+		if n >= 4 {
+			scope += "/colls/" + collName
+		}
 	}
 	isQuery := strings.EqualFold(h.Get("x-ms-documentdb-isquery"), "true") ||
 		strings.HasPrefix(h.Get("Content-Type"), "application/query+json") ||

@@ -2,8 +2,10 @@ package cosmos
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 )
@@ -99,5 +101,47 @@ func TestHierarchicalPartitionKey(t *testing.T) {
 	}
 	if _, err := cc.CreateItem(ctx(), pk, []byte(`{"id":"2","tenant":"t1","user":"u2"}`), nil); status(t, err) != 400 {
 		t.Fatalf("mismatched second level: %v", err)
+	}
+}
+
+// .NET and Java address partition key ranges (and can address anything) through
+// self links made of resource ids, and sign the lower-cased rid.
+func TestRIDAddressing(t *testing.T) {
+	e := newEnv(t, nil)
+	cc := e.container(e.keyClient(), "orderflow", "orders")
+	cr, err := cc.Read(ctx(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := strings.TrimSuffix(cr.ContainerProperties.SelfLink, "/") // dbs/<dbRid>/colls/<collRid>
+	parts := strings.Split(self, "/")
+	collRID := parts[3]
+	date := time.Now().UTC().Format(http.TimeFormat)
+	resp, body := e.do("GET", "/"+self+"/pkranges", nil, map[string]string{"x-ms-date": date,
+		"Authorization": masterAuth(EmulatorKey, "GET", "pkranges", strings.ToLower(collRID), date)})
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"id":"0"`) {
+		t.Fatalf("rid-based pkranges: %d %s", resp.StatusCode, body)
+	}
+	// A document by its rid.
+	r, err := cc.CreateItem(ctx(), azcosmos.NewPartitionKeyString("r"), []byte(`{"id":"byrid","customerId":"r"}`), &azcosmos.ItemOptions{EnableContentResponseOnWrite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Self string `json:"_self"`
+		RID  string `json:"_rid"`
+	}
+	_ = json.Unmarshal(r.Value, &d)
+	resp, body = e.do("GET", "/"+strings.TrimSuffix(d.Self, "/"), nil, map[string]string{"x-ms-date": date,
+		"x-ms-documentdb-partitionkey": `["r"]`,
+		"Authorization":                masterAuth(EmulatorKey, "GET", "docs", strings.ToLower(d.RID), date)})
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"id":"byrid"`) {
+		t.Fatalf("rid-based item read: %d %s", resp.StatusCode, body)
+	}
+	// RBAC names the container, whichever way it is addressed.
+	tok := sharedIssuer().Token(oidReader, "https://localhost", time.Hour)
+	resp, _ = e.do("GET", "/"+self+"/pkranges", nil, map[string]string{"Authorization": "type=aad&ver=1.0&sig=" + tok})
+	if resp.StatusCode != 200 {
+		t.Fatalf("rid-based pkranges with a reader token: %d", resp.StatusCode)
 	}
 }

@@ -229,6 +229,7 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 	if e != nil {
 		return e
 	}
+	id = s.docIDByRID(c, key, id)
 	switch q.r.Method {
 	case http.MethodGet, http.MethodHead:
 		p := c.partitionFor(key, false)
@@ -308,4 +309,28 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 		return s.patch(q, c, key, id)
 	}
 	return errMethod(q.r.Method)
+}
+
+// docIDByRID maps a document resource id (as in a rid-based self link) to the
+// item's id; anything else is returned unchanged. Only ids shaped like a document
+// rid (16 bytes in base64) that name no item are looked up.
+func (s *Server) docIDByRID(c *collection, key, id string) string {
+	if len(id) != 24 || !strings.HasSuffix(id, "==") {
+		return id
+	}
+	p := c.partitionFor(key, false)
+	if p == nil {
+		return id
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if _, ok := p.docs[id]; ok {
+		return id
+	}
+	for _, d := range p.docs {
+		if d.rid == id {
+			return d.id
+		}
+	}
+	return id
 }

@@ -133,10 +133,20 @@ func (s *Server) createDatabase(id string, ifMissing bool) (*database, bool, *ap
 	return d, true, nil
 }
 
+// database finds a database by name or, as .NET and Java address some requests
+// (partition key ranges, through the container's self link), by resource id.
 func (s *Server) database(id string) *database {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.dbs[id]
+	if d := s.dbs[id]; d != nil {
+		return d
+	}
+	for _, d := range s.dbs {
+		if d.rid == id {
+			return d
+		}
+	}
+	return nil
 }
 
 func (s *Server) handleDatabases(q *request) *apiError {
@@ -304,13 +314,25 @@ func (s *Server) collection(dbID, id string) (*collection, *apiError) {
 	if d == nil {
 		return nil, errOwnerNotFound()
 	}
-	d.mu.RLock()
-	c := d.colls[id]
-	d.mu.RUnlock()
-	if c == nil {
-		return nil, errOwnerNotFound()
+	if c := d.collection(id); c != nil {
+		return c, nil
 	}
-	return c, nil
+	return nil, errOwnerNotFound()
+}
+
+// collection finds a container by name or resource id.
+func (d *database) collection(id string) *collection {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if c := d.colls[id]; c != nil {
+		return c
+	}
+	for _, c := range d.colls {
+		if c.rid == id {
+			return c
+		}
+	}
+	return nil
 }
 
 func (s *Server) collectionDocs(d *database) [][]byte {
