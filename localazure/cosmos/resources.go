@@ -74,9 +74,9 @@ func isQueryRequest(r *http.Request) bool {
 
 // validID applies Cosmos's rules for user-supplied ids.
 func validID(id string) *apiError {
-	if id == "" || len(id) > 255 || strings.ContainsAny(id, "/\\?#") || strings.HasSuffix(id, " ") {
+	if id == "" || len(id) > 255 || strings.ContainsAny(id, "/\\?#") {
 		return errBadRequest(fmt.Sprintf("The input name '%s' is invalid. Ensure to provide a unique non-empty string less than '255' characters. "+
-			"Make sure the name does not contain the characters '/', '\\\\', '?', '#' or end with a space.", id))
+			"Make sure the name does not contain the characters '/', '\\\\', '?', '#'.", id))
 	}
 	return nil
 }

@@ -134,6 +134,12 @@ func New(opts Options) (*Server, error) {
 			if err != nil {
 				return nil, fmt.Errorf("cosmos: create container %q/%q: %w", d.ID, c.ID, err)
 			}
+			if have := strings.Join(coll.paths[0], "/"); !created && len(coll.paths) == 1 && "/"+have != c.PartitionKeyPath {
+				// Restored from DataDir with another key: the data decides, as a
+				// partition key cannot change in Cosmos either.
+				s.log.Warn("container exists with a different partition key", "database", d.ID, "container", c.ID,
+					"existing", "/"+have, "declared", c.PartitionKeyPath)
+			}
 			if created {
 				content, _ := offerContent(nil, false)
 				s.addOffer("dbs/"+db.rid+"/colls/"+coll.rid+"/", coll.rid, content)
