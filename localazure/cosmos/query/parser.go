@@ -418,7 +418,7 @@ func (p *parser) parseInBetween(x Expr, not bool) Expr {
 			for {
 				in.List = append(in.List, p.parseExpr())
 				if len(in.List) > maxInItems {
-					panic(&Error{Pos: t.pos, End: t.end, Code: "SC2005",
+					panic(&Error{Pos: t.pos, End: t.end, Code: "SC2006",
 						Message: fmt.Sprintf("The IN list has more than the maximum of %d items (at position %d).", maxInItems, t.pos)})
 				}
 				if !p.acceptOp(",") {
