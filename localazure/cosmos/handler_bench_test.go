@@ -20,6 +20,7 @@ func benchHandler(b *testing.B, method, path string, body func(i int) []byte, pk
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = s.Close() })
 	for k := 0; k < 100; k++ {
 		doc := fmt.Sprintf(`{"id":"o%d","customerId":"c%d","total":%d}`, k, k%10, k)
 		rec := httptest.NewRecorder()

@@ -62,7 +62,7 @@ type Server struct {
 	macPool  sync.Pool
 	key      []byte
 	audExtra []string
-	now      func() time.Time
+	clock    atomic.Pointer[func() time.Time] // replaceable in tests
 
 	mu      sync.RWMutex
 	dbs     map[string]*database
@@ -78,6 +78,9 @@ type Server struct {
 	offersMu sync.Mutex
 	offers   map[string]*offer
 	qcache   queryCache
+
+	done      chan struct{} // closed by Close: stops the background sweep
+	closeOnce sync.Once
 }
 
 // New builds a Server and creates the declared databases and containers.
@@ -95,9 +98,10 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cosmos: master key is not base64: %w", err)
 	}
-	s := &Server{opts: opts, log: opts.Logger.With("service", "cosmos"), key: key, now: time.Now,
-		dbs: map[string]*database{}}
+	s := &Server{opts: opts, log: opts.Logger.With("service", "cosmos"), key: key,
+		dbs: map[string]*database{}, done: make(chan struct{})}
 	s.macPool.New = func() any { return newMAC(key) }
+	s.setClock(time.Now)
 	if opts.Endpoint != "" {
 		u, err := url.Parse(opts.Endpoint)
 		if err != nil || u.Host == "" {
@@ -149,18 +153,60 @@ func New(opts Options) (*Server, error) {
 	if s.persist != nil {
 		s.persist.start()
 	}
+	go s.sweep()
 	return s, nil
 }
 
 // Handler returns the HTTP handler to serve (over TLS, HTTP/1.1 preferred).
 func (s *Server) Handler() http.Handler { return s }
 
-// Close writes a final snapshot when DataDir is set and stops the snapshot loop.
+// Close stops the background work (TTL sweep, snapshot loop) and, when DataDir is
+// set, writes a final snapshot.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { close(s.done) })
 	if s.persist == nil {
 		return nil
 	}
 	return s.persist.stop()
+}
+
+// sweepInterval is how often items whose time-to-live has passed are removed from
+// memory (they are invisible from the moment they expire; this only frees them).
+const sweepInterval = 10 * time.Second
+
+// sweep runs until Close, purging expired items of containers with TTL on.
+func (s *Server) sweep() {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			for _, c := range s.allCollections() {
+				s.purgeExpired(c)
+			}
+		}
+	}
+}
+
+// allCollections lists every container of every database.
+func (s *Server) allCollections() []*collection {
+	s.mu.RLock()
+	dbs := make([]*database, 0, len(s.dbs))
+	for _, d := range s.dbs {
+		dbs = append(dbs, d)
+	}
+	s.mu.RUnlock()
+	var out []*collection
+	for _, d := range dbs {
+		d.mu.RLock()
+		for _, c := range d.colls {
+			out = append(out, c)
+		}
+		d.mu.RUnlock()
+	}
+	return out
 }
 
 // activityID returns the client's activity id when it sent one, else a fresh one.
@@ -337,3 +383,8 @@ func (s *Server) writeJSON(q *request, status int, charge string, body []byte) {
 		_, _ = q.w.Write(body)
 	}
 }
+
+// now is the server's clock: dates in signatures, _ts, time-to-live.
+func (s *Server) now() time.Time { return (*s.clock.Load())() }
+
+func (s *Server) setClock(f func() time.Time) { s.clock.Store(&f) }

@@ -11,7 +11,7 @@ import (
 func TestTimeToLive(t *testing.T) {
 	var offset atomic.Int64 // seconds the server's clock is ahead
 	e := newEnv(t, nil)
-	e.s.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load()) * time.Second) }
+	e.s.setClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load()) * time.Second) })
 	c := e.keyClient()
 	db, _ := c.NewDatabase("orderflow")
 	ttl := int32(60)
