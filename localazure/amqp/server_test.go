@@ -465,3 +465,29 @@ func readBody(t *testing.T, nc net.Conn) any {
 		}
 	}
 }
+
+func TestReceiverSettleModeSecondOnIncomingLink(t *testing.T) {
+	b := newMemBroker()
+	addr := serveMem(t, b, 0)
+	_, s := dialGo(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	second := goamqp.ReceiverSettleModeSecond
+	snd, err := s.NewSender(ctx, "q2", &goamqp.SenderOptions{RequestedReceiverSettleMode: &second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// go-amqp waits for the receiver's disposition and then settles; a broker
+	// that ignored mode second would leave it waiting or confuse it.
+	for i := range 3 {
+		if err := snd.Send(ctx, goamqp.NewMessage([]byte{byte(i)}), nil); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	b.mu.Lock()
+	n := len(b.queues["q2"])
+	b.mu.Unlock()
+	if n != 3 {
+		t.Fatalf("stored %d", n)
+	}
+}

@@ -223,6 +223,13 @@ func (d *Delivery) Settle(state DeliveryState) {
 		c.mu.Unlock()
 		return
 	}
+	if l.RcvSettleMode == RcvSecond {
+		// Receiver-settle-mode second: announce the outcome unsettled; the
+		// sender settles, and that ends the delivery (section 2.6.12).
+		c.mu.Unlock()
+		c.send(s.ourCh, &Disposition{Role: RoleReceiver, First: d.ID, Settled: false, State: state}, nil)
+		return
+	}
 	var flush *Disposition
 	if s.dispPending && s.dispLast+1 == d.ID && sameOutcome(s.dispState, state) {
 		s.dispLast = d.ID
