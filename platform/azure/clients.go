@@ -167,7 +167,14 @@ func newSecrets(cfg config.KeyVault, cred azcore.TokenCredential, httpc *http.Cl
 		DisableChallengeResourceVerification: IsLoopback(u.Hostname()),
 	}
 	if cfg.Emulator {
+		// KEYVAULT_AUTH=emulator exists for docker-compose's Lowkey Vault, which accepts
+		// any bearer token, lives at a compose host name (not under vault.azure.net) and
+		// serves a self-signed certificate made inside its image. So, for this one
+		// client and only on that explicit opt-in: a placeholder token, no challenge
+		// resource check, and no certificate verification. Never set it against Azure.
 		cred = staticToken{}
+		opts.DisableChallengeResourceVerification = true
+		opts.Transport = emulatorHTTPClient()
 	}
 	return azsecrets.NewClient(cfg.URL, cred, opts)
 }
