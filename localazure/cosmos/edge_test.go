@@ -1,9 +1,12 @@
 package cosmos
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,4 +147,33 @@ func TestRIDAddressing(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("rid-based pkranges with a reader token: %d", resp.StatusCode)
 	}
+}
+
+func TestDebugRequestLog(t *testing.T) {
+	var buf syncBuffer
+	e := newEnv(t, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	e.do("GET", "/dbs/orderflow/colls/orders/docs/none", nil, map[string]string{"x-ms-documentdb-partitionkey": `["x"]`})
+	if out := buf.String(); !strings.Contains(out, "msg=request") || !strings.Contains(out, "status=404") {
+		t.Fatalf("debug log: %s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

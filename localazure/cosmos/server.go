@@ -1,6 +1,7 @@
 package cosmos
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -78,6 +79,7 @@ type Server struct {
 	offersMu sync.Mutex
 	offers   map[string]*offer
 	qcache   queryCache
+	debug    bool // log every request at debug level
 
 	done      chan struct{} // closed by Close: stops the background sweep
 	closeOnce sync.Once
@@ -102,6 +104,7 @@ func New(opts Options) (*Server, error) {
 		dbs: map[string]*database{}, done: make(chan struct{})}
 	s.macPool.New = func() any { return newMAC(key) }
 	s.setClock(time.Now)
+	s.debug = s.log.Enabled(context.Background(), slog.LevelDebug)
 	if opts.Endpoint != "" {
 		u, err := url.Parse(opts.Endpoint)
 		if err != nil || u.Host == "" {
@@ -242,6 +245,16 @@ type request struct {
 
 // ServeHTTP routes by path shape: /, /dbs[/{db}[/colls[/{coll}[/docs[/{id}]|/pkranges]]]].
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.debug {
+		// Request logging only when asked for: the wrapper costs an allocation.
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"duration", time.Since(start), "activity", w.Header().Get(hActivity))
+		}()
+		w = rec
+	}
 	q := &request{r: r, w: w, activity: s.activityID(r)}
 	segs, ok := splitPath(r.URL.EscapedPath())
 	if !ok {
@@ -388,3 +401,14 @@ func (s *Server) writeJSON(q *request, status int, charge string, body []byte) {
 func (s *Server) now() time.Time { return (*s.clock.Load())() }
 
 func (s *Server) setClock(f func() time.Time) { s.clock.Store(&f) }
+
+// statusRecorder remembers the status code for the debug request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
