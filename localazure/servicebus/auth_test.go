@@ -174,3 +174,29 @@ func TestExpiredSASTokenStopsSends(t *testing.T) {
 		t.Fatalf("orders holds %d", n)
 	}
 }
+
+func TestExpiredSASTokenStopsReceives(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a token to expire")
+	}
+	tb := startBroker(t, nil)
+	tok := sasToken("sb://"+tb.addr+"/", "RootManageSharedAccessKey", EmulatorKey, time.Now().Add(2*time.Second))
+	c, err := azservicebus.NewClientFromConnectionString(
+		fmt.Sprintf("Endpoint=sb://%s;SharedAccessSignature=%s;UseDevelopmentEmulator=true", tb.addr, tok),
+		&azservicebus.ClientOptions{RetryOptions: azservicebus.RetryOptions{MaxRetries: 1, RetryDelay: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	r, _ := c.NewReceiverForQueue("orders", nil)
+	ctx := ctxT(t, 20*time.Second)
+	expectNone(t, r, 100*time.Millisecond) // attaches while the token is valid
+	time.Sleep(2500 * time.Millisecond)
+	send(t, tb.client(t), "orders", body("after expiry"))
+	if _, err := r.ReceiveMessages(ctx, 1, nil); !isUnauthorized(err) {
+		t.Fatalf("receive after expiry: want unauthorized, got %v", err)
+	}
+	if n, _ := tb.MessageCount("orders"); n != 1 {
+		t.Fatalf("orders holds %d", n)
+	}
+}

@@ -36,6 +36,11 @@ type message struct {
 type consumer struct {
 	link     *amqp.Link
 	peekLock bool
+	// authUntil is when the token that allowed the link expires; reauth checks
+	// again for a refreshed token. Guarded by the store's mutex.
+	authUntil time.Time
+	reauth    func() (time.Time, *amqp.Error)
+	refused   bool
 }
 
 // lockRef ties a delivery to the lock it carried, so a settlement after the lock
@@ -275,6 +280,9 @@ func (s *store) dispatchLocked(now time.Time, skip ...*consumer) {
 		if len(skip) > 0 && c == skip[0] {
 			continue
 		}
+		if !s.authorizedLocked(c, now) {
+			continue
+		}
 		room := c.link.Available()
 		for room > 0 {
 			m := s.popAvailLocked()
@@ -293,6 +301,27 @@ func (s *store) dispatchLocked(now time.Time, skip ...*consumer) {
 		}
 	}
 	s.rr++
+}
+
+// authorizedLocked checks that the consumer's token is still valid: Service Bus
+// stops a link whose token expired without being renewed.
+func (s *store) authorizedLocked(c *consumer, now time.Time) bool {
+	if c.refused {
+		return false
+	}
+	if c.reauth == nil || now.Before(c.authUntil) {
+		return true
+	}
+	until, e := c.reauth()
+	if e != nil {
+		c.refused = true
+		// Detach outside any path that holds the connection's lock: Detach only
+		// queues a frame, and the consumer goes when the client answers.
+		c.link.Detach(e)
+		return false
+	}
+	c.authUntil = until
+	return true
 }
 
 // deliverLocked sends m to c, locking it for a peek-lock receiver.

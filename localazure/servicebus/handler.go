@@ -176,10 +176,12 @@ func (h *connHandler) attachOutgoing(l *amqp.Link) *amqp.Error {
 		return &amqp.Error{Condition: amqp.ErrNotImplemented,
 			Description: "sessions are not supported by localazure's Service Bus"}
 	}
-	if e := h.authorize(rightListen, ref.path, ref.store.scope); e != nil {
+	until, e := h.authorizeUntil(rightListen, ref.path, ref.store.scope)
+	if e != nil {
 		return e
 	}
-	cons := &consumer{link: l, peekLock: l.SndSettleMode != amqp.SndSettled}
+	cons := &consumer{link: l, peekLock: l.SndSettleMode != amqp.SndSettled, authUntil: until,
+		reauth: func() (time.Time, *amqp.Error) { return h.authorizeUntil(rightListen, ref.path, ref.store.scope) }}
 	l.MaxMessageSize = MaxMessageSize
 	l.Value = &linkState{kind: kindReceive, ref: ref, store: ref.store, cons: cons}
 	ref.store.addConsumer(cons)
