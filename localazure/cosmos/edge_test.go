@@ -54,6 +54,10 @@ func TestUnusualKeysAndIDs(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("undefined partition key: %d %s", resp.StatusCode, body)
 	}
+	resp, body = e.do("GET", "/dbs/orderflow/colls/orders/docs/nokey", nil, map[string]string{"x-ms-documentdb-partitionkey": "[]"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("undefined partition key spelled []: %d %s", resp.StatusCode, body)
+	}
 	// Ids Cosmos refuses.
 	resp, _ = e.do("POST", "/dbs/orderflow/colls/orders/docs", []byte(`{"id":"a/b","customerId":"x"}`), map[string]string{"x-ms-documentdb-partitionkey": `["x"]`})
 	if resp.StatusCode != 400 {

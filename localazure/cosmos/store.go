@@ -206,6 +206,10 @@ func canonicalPKHeader(h string) (string, []any, bool) {
 		}
 		vals = []any{v}
 	}
+	if len(vals) == 0 {
+		// "[]" is how some SDKs spell PartitionKey.None: the undefined key.
+		vals = []any{undefinedPK}
+	}
 	for i, v := range vals {
 		if m, ok := v.(map[string]any); ok && len(m) == 0 {
 			vals[i] = undefinedPK
