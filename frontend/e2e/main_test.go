@@ -33,8 +33,9 @@ var env struct {
 	skip string
 	// frontendURL is the base URL of the frontend process.
 	frontendURL string
-	// frontendEnv is the frontend's environment, for tests starting another one.
-	frontendEnv []string
+	// frontendStackEnv is the stack's environment for the frontend, for tests
+	// starting another one.
+	frontendStackEnv map[string]string
 	// bin holds the built binaries.
 	bin string
 	// logs collects both services' output, printed when a test fails.
@@ -81,7 +82,14 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 
-	backend, err := startService(ctx, "backend", filepath.Join(env.bin, "backend"), st.Env("backend"), nil)
+	healthAddr, err := freeAddr()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	// The backend's default health port (:8090) may be taken by another test
+	// run on this machine; an ephemeral one keeps runs independent.
+	backend, err := startService(ctx, "backend", filepath.Join(env.bin, "backend"), st.Env("backend"), map[string]string{"HEALTH_ADDR": healthAddr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
@@ -100,19 +108,24 @@ func runMain(m *testing.M) int {
 		"RECONCILE_INTERVAL": "2s",
 		"RECONCILE_MIN_AGE":  "3s",
 		"SHUTDOWN_TIMEOUT":   "10s",
+		// Debug logs show each OrderCompleted the event feed fans out, which is
+		// how TestOrdersCompleteWithVerifiedReceipts sees the topic path work.
+		"LOG_LEVEL": "debug",
 	}
-	frontend, err := startService(ctx, "frontend", filepath.Join(env.bin, "frontend"), st.Env("frontend"), extra)
+	env.frontendStackEnv = st.Env("frontend")
+	frontend, err := startService(ctx, "frontend", filepath.Join(env.bin, "frontend"), env.frontendStackEnv, extra)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	defer frontend.stop()
-	env.frontendEnv = frontend.env
 	env.frontendURL = "http://" + addr
 
-	if err := waitReady(ctx, env.frontendURL, 90*time.Second); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: frontend never became ready: %v\n--- service output ---\n%s\n", err, env.logs.String())
-		return 1
+	for svc, url := range map[*service]string{backend: "http://" + healthAddr, frontend: env.frontendURL} {
+		if err := svc.waitReady(ctx, url, 90*time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %s never became ready: %v\n--- service output ---\n%s\n", svc.name, err, env.logs.String())
+			return 1
+		}
 	}
 	code := m.Run()
 	if code != 0 {
@@ -209,11 +222,18 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// waitReady polls /readyz until it answers 200.
-func waitReady(ctx context.Context, base string, within time.Duration) error {
+// waitReady polls the service's /readyz until it answers 200, giving up early
+// when the process exits.
+func (s *service) waitReady(ctx context.Context, base string, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	var last string
 	for time.Now().Before(deadline) {
+		select {
+		case err := <-s.done:
+			s.done <- err // keep it for stop
+			return fmt.Errorf("the process exited: %v", err)
+		default:
+		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -32,7 +33,8 @@ func postJSON(t *testing.T, path, body string) (*http.Response, []byte) {
 	t.Helper()
 	resp, err := http.Post(env.frontendURL+path, "application/json", strings.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("POST %s: %v", path, err)
+		return &http.Response{}, nil
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -43,13 +45,14 @@ func getJSON(t *testing.T, path string, dst any) int {
 	t.Helper()
 	resp, err := http.Get(env.frontendURL + path)
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("GET %s: %v", path, err)
+		return 0
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode == http.StatusOK && dst != nil {
 		if err := json.Unmarshal(b, dst); err != nil {
-			t.Fatalf("GET %s: %v in %s", path, err, b)
+			t.Errorf("GET %s: %v in %s", path, err, b)
 		}
 	}
 	return resp.StatusCode
@@ -67,7 +70,8 @@ func upload(t *testing.T, orderID, name, contentType string, content []byte) (in
 	mw.Close()
 	resp, err := http.Post(env.frontendURL+"/api/orders/"+orderID+"/attachments", mw.FormDataContentType(), &buf)
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("upload: %v", err)
+		return 0, nil
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -78,14 +82,13 @@ func upload(t *testing.T, orderID, name, contentType string, content []byte) (in
 func watchStatus(ctx context.Context, t *testing.T, orderID string) <-chan string {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, env.frontendURL+"/api/orders/"+orderID+"/events", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("events of %s: status %d", orderID, resp.StatusCode)
-	}
 	ch := make(chan string, 8)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("events of %s: %v %v", orderID, err, resp)
+		close(ch)
+		return ch
+	}
 	go func() {
 		defer close(ch)
 		defer resp.Body.Close()
@@ -119,18 +122,29 @@ func TestOrdersCompleteWithVerifiedReceipts(t *testing.T) {
 	defer cancel()
 
 	ids := make([]string, n)
-	// Parallel subtests, so the orders are in flight together and each one may
-	// use t.Fatal; the group returns when all of them are done.
-	t.Run("orders", func(t *testing.T) {
-		for i := range n {
-			t.Run(fmt.Sprint(i), func(t *testing.T) {
-				t.Parallel()
-				placeAndFollow(ctx, t, customer, i, ids)
-			})
-		}
-	})
+	// Goroutines rather than parallel subtests, so all orders are in flight
+	// together whatever -parallel is; the helpers report with t.Errorf only.
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { placeAndFollow(ctx, t, customer, i, ids) })
+	}
+	wg.Wait()
 	if t.Failed() {
 		return
+	}
+
+	// Each OrderCompleted also came through the frontend's subscription on the
+	// order-events topic (not only the SSE handler's store poll): the event
+	// feed logs every event it fans out.
+	deadline := time.Now().Add(15 * time.Second)
+	for _, id := range ids {
+		for !strings.Contains(env.logs.String(), `"event_id":"`+id+`-completed"`) {
+			if time.Now().After(deadline) {
+				t.Errorf("order %s: no OrderCompleted received from the order-events subscription", id)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 
 	// The customer's list pages through all of them, newest first.
