@@ -64,3 +64,80 @@ func TestManyClients(t *testing.T) {
 		t.Fatalf("%d messages left", left)
 	}
 }
+
+// TestNothingAcceptedIsLost sends from several clients while receivers
+// complete, abandon, or vanish without settling; every accepted message must be
+// completed in the end, and the queue must end empty.
+func TestNothingAcceptedIsLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for locks to expire")
+	}
+	tb := startBroker(t, func(o *Options) {
+		ns := &o.Entities.Namespaces[0]
+		ns.Queues = append(ns.Queues, QueueConfig{Name: "lossless", Properties: QueueProperties{LockDuration: "PT1S", MaxDeliveryCount: 1000}})
+	})
+	const senders, perSender = 4, 250
+	ctx := ctxT(t, 60*time.Second)
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := tb.client(t)
+			snd, _ := c.NewSender("lossless", nil)
+			for i := range perSender {
+				id := fmt.Sprintf("%d-%d", s, i)
+				if err := snd.SendMessage(ctx, &azservicebus.Message{MessageID: &id, Body: []byte(id)}, nil); err != nil {
+					t.Errorf("send %s: %v", id, err)
+					return
+				}
+			}
+		}()
+	}
+	var mu sync.Mutex
+	completed := map[string]bool{}
+	done := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(completed) == senders*perSender
+	}
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; !done() && ctx.Err() == nil; round++ {
+				c, err := azservicebus.NewClientFromConnectionString(tb.connStr, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				r, _ := c.NewReceiverForQueue("lossless", nil)
+				rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+				msgs, _ := r.ReceiveMessages(rctx, 20, nil)
+				cancel()
+				for i, m := range msgs {
+					switch {
+					case w == 0 && round%3 == 0:
+						// This receiver "crashes" every third round: nothing settled.
+					case i%10 == 3:
+						r.AbandonMessage(ctx, m, nil)
+					default:
+						if err := r.CompleteMessage(ctx, m, nil); err == nil {
+							mu.Lock()
+							completed[string(m.Body)] = true
+							mu.Unlock()
+						}
+					}
+				}
+				c.Close(context.Background())
+			}
+		}()
+	}
+	wg.Wait()
+	if !done() {
+		t.Fatalf("completed %d of %d", len(completed), senders*perSender)
+	}
+	if n, _ := tb.MessageCount("lossless"); n != 0 {
+		t.Fatalf("%d messages left", n)
+	}
+}
