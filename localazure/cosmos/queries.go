@@ -138,6 +138,9 @@ func (s *Server) query(q *request, c *collection, body []byte) *apiError {
 	if e != nil {
 		return e
 	}
+	if s.opts.StrictIndexing && len(pq.OrderBy) > 1 && !c.hasCompositeIndex(pq) {
+		return errBadRequest("The order by query does not have a corresponding composite index that it can be served from.")
+	}
 	docs, e := s.scope(q, c)
 	if e != nil {
 		return e

@@ -53,6 +53,15 @@ type Options struct {
 	Logger *slog.Logger
 	// AccountName names the account in error messages; default "localhost".
 	AccountName string
+	// StrictIndexing makes ORDER BY over several properties require a matching
+	// composite index in the container's indexing policy, as Azure does (it answers
+	// 400 otherwise). Off by default: the stand-in then serves any ORDER BY.
+	StrictIndexing bool
+	// CompositeIndexes adds composite indexes to declared containers, keyed by
+	// "<database>/<container>", each index as paths with an optional direction:
+	// {"/status", "/createdAt DESC"} (kept apart from Container so that its literal
+	// stays two strings).
+	CompositeIndexes map[string][][]string
 }
 
 // Server is the Cosmos DB stand-in. It is safe for concurrent use.
@@ -137,6 +146,9 @@ func New(opts Options) (*Server, error) {
 		for _, c := range d.Containers {
 			props := map[string]any{"id": c.ID, "partitionKey": map[string]any{
 				"paths": []any{c.PartitionKeyPath}, "kind": "Hash", "version": float64(2)}}
+			if ci := opts.CompositeIndexes[d.ID+"/"+c.ID]; len(ci) > 0 {
+				props["indexingPolicy"] = indexingPolicyWith(ci)
+			}
 			coll, created, err := s.createCollection(db, props, true)
 			if err != nil {
 				return nil, fmt.Errorf("cosmos: create container %q/%q: %w", d.ID, c.ID, err)

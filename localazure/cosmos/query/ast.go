@@ -177,3 +177,29 @@ func (e *Subquery) pos() int  { return e.P }
 func (e *Outer) pos() int     { return e.P }
 func (e *ArrayLit) pos() int  { return e.P }
 func (e *ObjectLit) pos() int { return e.P }
+
+// OrderByPaths returns the ORDER BY keys as property paths ("/a/b") with their
+// directions, and ok=false when a key is not a plain path of the item (which a
+// composite index could not serve either).
+func (q *Query) OrderByPaths() (paths []string, desc []bool, ok bool) {
+	for _, ob := range q.OrderBy {
+		p, isPath := propertyPath(ob.Expr)
+		if !isPath {
+			return nil, nil, false
+		}
+		paths = append(paths, p)
+		desc = append(desc, ob.Desc)
+	}
+	return paths, desc, true
+}
+
+func propertyPath(e Expr) (string, bool) {
+	switch x := e.(type) {
+	case *Root:
+		return "", x.Index == 0
+	case *Member:
+		base, ok := propertyPath(x.Base)
+		return base + "/" + x.Name, ok
+	}
+	return "", false
+}
