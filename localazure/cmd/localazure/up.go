@@ -119,6 +119,10 @@ func up(args []string, began time.Time, stdout, stderr io.Writer) error {
 		FixedPorts: true, Blob: *blob, Logger: logger,
 	})
 	if err != nil {
+		if ctx.Err() != nil { // Ctrl-C while starting: what was started is stopped
+			fmt.Fprintln(stdout, "interrupted before the stack was ready; stopped")
+			return nil
+		}
 		return err
 	}
 	defer func() {
