@@ -11,6 +11,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,10 +81,11 @@ type Conn struct {
 	lastSent time.Time
 	flushNow bool
 
-	closeOnce  sync.Once
-	doneOnce   sync.Once
-	done       chan struct{}
-	writerDone chan struct{}
+	closingLocal atomic.Bool // Close was called: the reader only waits briefly
+	closeOnce    sync.Once
+	doneOnce     sync.Once
+	done         chan struct{}
+	writerDone   chan struct{}
 }
 
 var (
@@ -312,7 +314,11 @@ func (c *Conn) readLoop(br *bufio.Reader) (err error) {
 		}
 	}()
 	for {
-		_ = c.nc.SetReadDeadline(time.Now().Add(2 * c.cfg.IdleTimeout))
+		wait := 2 * c.cfg.IdleTimeout
+		if c.closingLocal.Load() {
+			wait = time.Second // only waiting for the peer's answering close
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(wait))
 		ft, ch, body, err := c.readFrame(br)
 		if err != nil {
 			var ne net.Error
@@ -419,7 +425,8 @@ func (c *Conn) writer() {
 	var spare []byte
 	hb := time.Duration(0)
 	if c.PeerOpen != nil && c.PeerOpen.IdleTimeout > 0 {
-		hb = c.PeerOpen.IdleTimeout / 2
+		// Half the peer's timeout, but never a busy loop for absurd values.
+		hb = max(c.PeerOpen.IdleTimeout/2, 50*time.Millisecond)
 	}
 	var tick <-chan time.Time
 	if hb > 0 {
@@ -521,6 +528,7 @@ func (c *Conn) writeFinal() {
 // Close closes the connection with a close performative carrying e (nil for
 // a plain close), flushes it, and waits briefly for the peer's close.
 func (c *Conn) Close(e *Error) {
+	c.closingLocal.Store(true)
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()

@@ -260,7 +260,7 @@ func (l *Link) Available() int {
 	c := l.sess.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if l.detached {
+	if l.detached || l.detaching {
 		return 0
 	}
 	return int(l.credit) - len(l.queue)
