@@ -227,6 +227,7 @@ func TestInvalidOrderShowsFieldErrors(t *testing.T) {
 		t.Errorf("customer field not marked invalid and focused (%v)", err)
 	}
 	browsertest.Screenshot(t, ctx, "phone-field-errors")
+	browsertest.ScreenshotAt(t, ctx, "phone-field-errors-top", "#place-title")
 	if a.orders.Len() != 0 {
 		t.Error("an invalid order was stored")
 	}

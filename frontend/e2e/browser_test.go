@@ -79,4 +79,6 @@ func TestPageOnTheStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	browsertest.Screenshot(t, ctx, "e2e-phone-completed")
+	browsertest.ScreenshotAt(t, ctx, "e2e-phone-status", "#status-card")
+	browsertest.ScreenshotAt(t, ctx, "e2e-phone-identity", "#identity-title")
 }

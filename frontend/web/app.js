@@ -283,6 +283,7 @@
           td.append(code);
         } else {
           td.textContent = text;
+          if (i === 3) td.className = "col-placed";
         }
         tr.append(td);
       });

@@ -99,6 +99,26 @@ func Screenshot(t testing.TB, ctx context.Context, name string) {
 		t.Logf("screenshot %s: %v", name, err)
 		return
 	}
+	save(t, name, png)
+}
+
+// ScreenshotAt scrolls the element matching css to the top and saves what the
+// viewport shows: at phone width a full page is too tall to read at a glance.
+func ScreenshotAt(t testing.TB, ctx context.Context, name, css string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(document.querySelector(%q)?.scrollIntoView({block: "start"}), true)`, css))); err != nil {
+		t.Logf("scroll to %s: %v", css, err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	save(t, name, png)
+}
+
+func save(t testing.TB, name string, png []byte) {
+	t.Helper()
 	dir := ScreenshotDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Logf("screenshot dir: %v", err)
