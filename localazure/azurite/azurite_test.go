@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -153,5 +154,29 @@ func TestPackagePinsVersion(t *testing.T) {
 	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
 	if err != nil || !strings.Contains(string(lock), `"node_modules/azurite": {`+"\n"+`      "version": "`+azurite.Version+`"`) {
 		t.Fatalf("package-lock.json missing or not at azurite %s (err %v)", azurite.Version, err)
+	}
+}
+
+// TestFastStartStubsTelemetry checks that fast-start.js still replaces the module it
+// means to in the pinned Azurite (the path is Azurite's internal layout), and only
+// when telemetry is disabled.
+func TestFastStartStubsTelemetry(t *testing.T) {
+	dir := requireInstalled(t)
+	probe := `const t = require("./node_modules/azurite/dist/src/common/Telemetry.js");
+console.log(Object.keys(t.AzuriteTelemetryClient).sort().join(","));`
+	node := func(args ...string) string {
+		cmd := exec.Command("node", append([]string{"-r", "./fast-start.js", "-e", probe}, args...)...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("node: %v\n%s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := node("--", "--disableTelemetry"); got != "TraceRequest,TraceStartEvent,TraceStopEvent,init" {
+		t.Fatalf("with --disableTelemetry the telemetry module is %q, want the no-op stub", got)
+	}
+	if got := node(); got == "TraceRequest,TraceStartEvent,TraceStopEvent,init" {
+		t.Fatal("the stub replaced Azurite's telemetry module although telemetry was not disabled")
 	}
 }
