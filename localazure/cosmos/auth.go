@@ -230,7 +230,9 @@ func (s *Server) authorize(q *request) *apiError {
 		case isQuery:
 			act = action{"sqlDatabases/containers/executeQuery", true}
 		case strings.EqualFold(h.Get("x-ms-cosmos-is-batch-request"), "true"):
-			act = action{"sqlDatabases/containers/items/*", false}
+			// A batch needs each operation's permission; batch() checks the writes
+			// once it has read the body, so a reader may run an all-read batch.
+			act = action{"sqlDatabases/containers/items/read", true}
 		case strings.EqualFold(h.Get("x-ms-documentdb-is-upsert"), "true"):
 			act = action{"sqlDatabases/containers/items/upsert", false}
 		default:
@@ -257,4 +259,19 @@ func (s *Server) authorize(q *request) *apiError {
 	return &apiError{status: 403, substatus: subRBACDenied, message: fmt.Sprintf(
 		"Request blocked by Auth %s : Request is blocked because principal [%s] does not have required RBAC permissions to perform action [%s%s] on resource [%s]. Learn more: https://aka.ms/cosmos-native-rbac.",
 		s.opts.AccountName, q.auth.principal.ObjectID, rbacPrefix, act.name, res)}
+}
+
+// requireWrite checks, for an Entra principal, the Data Contributor role that a
+// write inside a request needs (the master key may do anything).
+func (s *Server) requireWrite(q *request, c *collection, op string) *apiError {
+	if q.auth.master {
+		return nil
+	}
+	scope := "cosmos/dbs/" + c.db.id + "/colls/" + c.id
+	if s.opts.Policy != nil && s.opts.Policy.Allowed(q.auth.principal.ObjectID, scope, authz.CosmosDataContributor) {
+		return nil
+	}
+	return &apiError{status: 403, substatus: subRBACDenied, message: fmt.Sprintf(
+		"Request blocked by Auth %s : Request is blocked because principal [%s] does not have required RBAC permissions to perform action [%ssqlDatabases/containers/items/%s] on resource [/dbs/%s/colls/%s]. Learn more: https://aka.ms/cosmos-native-rbac.",
+		s.opts.AccountName, q.auth.principal.ObjectID, rbacPrefix, op, c.db.id, c.id)}
 }

@@ -30,6 +30,20 @@ func TestEntraRBAC(t *testing.T) {
 	if items, _ := queryAll(t, contrib, "SELECT * FROM c", azcosmos.NewPartitionKey(), nil); len(items) != 1 {
 		t.Fatalf("contributor query: %d", len(items))
 	}
+	var ops azcosmos.PatchOperations
+	ops.AppendIncrement("/total", 1)
+	if _, err := contrib.PatchItem(ctx(), pk, "e1", ops, nil); err != nil {
+		t.Fatalf("contributor patch: %v", err)
+	}
+	if _, err := contrib.ReplaceItem(ctx(), pk, "e1", item, nil); err != nil {
+		t.Fatalf("contributor replace: %v", err)
+	}
+	if _, err := contrib.CreateItem(ctx(), pk, mustJSON(t, order{ID: "e2", CustomerID: "c1"}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := contrib.DeleteItem(ctx(), pk, "e2", nil); err != nil {
+		t.Fatalf("contributor delete: %v", err)
+	}
 	b := contrib.NewTransactionalBatch(pk)
 	b.UpsertItem(item, nil)
 	if r, err := contrib.ExecuteTransactionalBatch(ctx(), b, nil); err != nil || !r.Success {
@@ -46,6 +60,23 @@ func TestEntraRBAC(t *testing.T) {
 	}
 	if _, err := reader.Read(ctx(), nil); err != nil {
 		t.Fatalf("reader metadata: %v", err)
+	}
+	if ranges, err := reader.ReadFeedRanges(ctx(), nil); err != nil || len(ranges) != 1 {
+		t.Fatalf("reader feed ranges: %v", err)
+	} else if cf, err := reader.ReadChangeFeed(ctx(), &azcosmos.ChangeFeedOptions{FeedRange: &ranges[0]}); err != nil || len(cf.Items) != 1 {
+		t.Fatalf("reader change feed: %v", err)
+	}
+	if _, err := reader.PatchItem(ctx(), pk, "e1", ops, nil); status(t, err) != 403 {
+		t.Fatalf("reader patch: %v", err)
+	}
+	rb := reader.NewTransactionalBatch(pk)
+	rb.ReadItem("e1", nil)
+	if r, err := reader.ExecuteTransactionalBatch(ctx(), rb, nil); err != nil || !r.Success {
+		t.Fatalf("reader all-read batch: %v", err)
+	}
+	rb.UpsertItem(item, nil)
+	if _, err := reader.ExecuteTransactionalBatch(ctx(), rb, nil); status(t, err) != 403 {
+		t.Fatalf("reader batch with a write: %v", err)
 	}
 	_, err := reader.UpsertItem(ctx(), pk, item, nil)
 	if status(t, err) != 403 || !strings.Contains(err.Error(), "does not have required RBAC permissions") ||

@@ -53,6 +53,11 @@ func (s *Server) batch(q *request, c *collection, body []byte) *apiError {
 		return errBadRequest(fmt.Sprintf("Batch request has more operations than what is supported (%d > %d).", len(ops), maxBatchOps))
 	}
 	for _, op := range ops {
+		if t := strings.ToLower(op.OperationType); t != "read" {
+			if e := s.requireWrite(q, c, t); e != nil {
+				return e
+			}
+		}
 		if op.PartitionKey == "" {
 			continue
 		}
