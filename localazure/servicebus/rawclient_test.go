@@ -169,3 +169,26 @@ func TestForeignClientBadToken(t *testing.T) {
 		t.Fatalf("bad token: %v %v", err, resp.ApplicationProperties)
 	}
 }
+
+func TestBrokerCloseSendsForcedClose(t *testing.T) {
+	tb := startBroker(t, nil)
+	ctx := ctxT(t, 10*time.Second)
+	c, err := goamqp.Dial(ctx, "amqp://"+tb.addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.NewSession(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	go tb.Close()
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("client not told")
+	}
+	var ce *goamqp.ConnError
+	if !errors.As(c.Err(), &ce) || ce.RemoteErr == nil || ce.RemoteErr.Condition != goamqp.ErrCondConnectionForced {
+		t.Fatalf("client saw %v", c.Err())
+	}
+}
