@@ -92,22 +92,29 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// Azurite is a Node.js process that takes most of the start time: launch it first
 	// and wire the in-process stand-ins while it boots.
 	var blobDone chan error
+	blobCtx, cancelBlob := context.WithCancel(ctx)
+	defer cancelBlob()
 	if opts.Blob {
 		blobDone = make(chan error, 1)
-		go func() { blobDone <- s.startBlob(ctx, leaf) }()
+		go func() { blobDone <- s.startBlob(blobCtx, leaf) }()
 	}
 	ports := cfg.LocalAzure.Ports.WithDefaults()
 	if !opts.FixedPorts {
 		ports = config.Ports{}
 	}
 	inProcErr := s.startInProcess(ports, httpTLS)
+	if inProcErr != nil {
+		cancelBlob() // no point waiting for Azurite to boot
+	}
+	var blobErr error
 	if blobDone != nil {
-		if err := <-blobDone; err != nil {
-			return nil, errors.Join(err, inProcErr)
-		}
+		blobErr = <-blobDone
 	}
 	if inProcErr != nil {
 		return nil, inProcErr
+	}
+	if blobErr != nil {
+		return nil, blobErr
 	}
 	for _, st := range s.Status(ctx) {
 		if st.Err != nil {
