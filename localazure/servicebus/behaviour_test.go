@@ -475,3 +475,25 @@ func TestAutoForwarding(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestRuleAction(t *testing.T) {
+	tb := startBroker(t, func(o *Options) {
+		tp := &o.Entities.Namespaces[0].Topics[0]
+		tp.Subscriptions = append(tp.Subscriptions, SubscriptionConfig{Name: "annotated", Rules: []RuleConfig{{Name: "r",
+			Properties: RuleProperties{FilterType: "Sql", SqlFilter: &SqlExpression{SqlExpression: "color = 'red'"},
+				Action: &SqlExpression{SqlExpression: "SET priority = 'high'; SET qty = qty * 10; SET sys.Label = 'urgent'; REMOVE color"}}}}})
+	})
+	c := tb.client(t)
+	send(t, c, "order-events", &azservicebus.Message{Body: []byte("r"), ApplicationProperties: map[string]any{"color": "red", "qty": int64(2)}})
+	r, _ := c.NewReceiverForSubscription("order-events", "annotated", &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+	m := receiveN(t, r, 1)[0]
+	if m.ApplicationProperties["priority"] != "high" || m.ApplicationProperties["qty"] != int64(20) || m.ApplicationProperties["color"] != nil ||
+		m.Subject == nil || *m.Subject != "urgent" {
+		t.Fatalf("after action: props %v subject %v", m.ApplicationProperties, m.Subject)
+	}
+	// Other subscriptions get the message untouched.
+	ra, _ := c.NewReceiverForSubscription("order-events", "all", &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+	if m := receiveN(t, ra, 1)[0]; m.ApplicationProperties["color"] != "red" || m.Subject != nil {
+		t.Fatalf("untouched copy: %v %v", m.ApplicationProperties, m.Subject)
+	}
+}

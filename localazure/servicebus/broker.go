@@ -125,14 +125,14 @@ func New(opts Options) (*Broker, error) {
 				s := newStore(b, path, path, "servicebus/"+t.Name+"/subscriptions/"+sc.Name, set, true)
 				sub := &subscription{name: sc.Name, store: s}
 				for _, r := range sc.Rules {
-					f, err := compileRule(r)
+					compiled, err := compileRule(r)
 					if err != nil {
 						return nil, err // Validate compiled it already
 					}
-					sub.filters = append(sub.filters, f)
+					sub.rules = append(sub.rules, compiled)
 				}
 				if len(sc.Rules) == 0 {
-					sub.filters = []filter{trueFilter{}}
+					sub.rules = []rule{{filter: trueFilter{}}}
 				}
 				tp.subs = append(tp.subs, sub)
 				b.subs[strings.ToLower(t.Name+"/subscriptions/"+sc.Name)] = s

@@ -84,6 +84,10 @@ func TestValidateNamesFieldAndFix(t *testing.T) {
 		{UserConfig{Namespaces: []NamespaceConfig{{Topics: []TopicConfig{{Name: "t", Subscriptions: []SubscriptionConfig{{Name: "s",
 			Rules: []RuleConfig{{Name: "r", Properties: RuleProperties{FilterType: "Sql", SqlFilter: &SqlExpression{SqlExpression: "a = "}}}}}}}}}}},
 			`Topics[0].Subscriptions[0].Rules[0]: Properties.SqlFilter.SqlExpression: unexpected end`},
+		{UserConfig{Namespaces: []NamespaceConfig{{Topics: []TopicConfig{{Name: "t", Subscriptions: []SubscriptionConfig{{Name: "s",
+			Rules: []RuleConfig{{Name: "r", Properties: RuleProperties{FilterType: "Sql", SqlFilter: &SqlExpression{SqlExpression: "1=1"},
+				Action: &SqlExpression{SqlExpression: "UPDATE x = 1"}}}}}}}}}}},
+			`Rules[0]: Properties.Action.SqlExpression: "UPDATE x = 1": unknown statement UPDATE; use SET or REMOVE`},
 	}
 	for _, c := range cases {
 		err := c.cfg.Validate()

@@ -47,11 +47,24 @@ func (c correlationFilter) match(m *msgData) bool {
 	return true
 }
 
-// compileRule turns a configured rule into a filter.
-func compileRule(r RuleConfig) (filter, error) {
-	if r.Properties.Action != nil && strings.TrimSpace(r.Properties.Action.SqlExpression) != "" {
-		return nil, fmt.Errorf("Properties.Action: rule actions are not supported by localazure's Service Bus; remove the action and set the properties when sending")
+// compileRule turns a configured rule into its filter and action.
+func compileRule(r RuleConfig) (rule, error) {
+	f, err := compileFilter(r)
+	if err != nil {
+		return rule{}, err
 	}
+	out := rule{filter: f}
+	if r.Properties.Action != nil && strings.TrimSpace(r.Properties.Action.SqlExpression) != "" {
+		a, err := parseAction(r.Properties.Action.SqlExpression)
+		if err != nil {
+			return rule{}, fmt.Errorf("Properties.Action.SqlExpression: %w", err)
+		}
+		out.action = a
+	}
+	return out, nil
+}
+
+func compileFilter(r RuleConfig) (filter, error) {
 	switch strings.ToLower(r.Properties.FilterType) {
 	case "correlation", "correlationfilter":
 		if r.Properties.CorrelationFilter == nil {

@@ -5,12 +5,13 @@ import (
 	"time"
 )
 
-// subscription is a topic subscription: a store plus the filters of its rules
-// (a message reaches it when any rule matches).
+// subscription is a topic subscription: a store plus its rules. A message
+// reaches it once when any rule matches; the first matching rule's action, if
+// any, shapes the copy it gets.
 type subscription struct {
-	name    string
-	store   *store
-	filters []filter
+	name  string
+	store *store
+	rules []rule
 }
 
 // topic fans published messages out to its subscriptions. Messages scheduled on
@@ -51,12 +52,16 @@ func (t *topic) publish(d *msgData, now time.Time) int64 {
 
 func (t *topic) fanOut(d *msgData, now time.Time) {
 	for _, s := range t.subs {
-		for _, f := range s.filters {
-			if f.match(d) {
+		for _, r := range s.rules {
+			if r.filter.match(d) {
+				md := d
+				if r.action != nil {
+					md = r.action.apply(d)
+				}
 				if s.store.set.forwardTo != "" {
-					t.b.forward(s.store, s.store.set.forwardTo, d)
+					t.b.forward(s.store, s.store.set.forwardTo, md)
 				} else {
-					s.store.enqueue(d, now)
+					s.store.enqueue(md, now)
 				}
 				break
 			}
