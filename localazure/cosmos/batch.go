@@ -86,7 +86,7 @@ func (s *Server) batch(q *request, c *collection, body []byte) *apiError {
 	for i, op := range ops {
 		res, d, delID, e := s.batchOne(c, key, op, lookup)
 		if e == nil && d != nil && !strings.EqualFold(op.OperationType, "Read") {
-			e = s.checkUnique(c, d.val, d.id, func(yield func(*document) bool) {
+			e = s.checkUnique(c, d.value(), d.id, func(yield func(*document) bool) {
 				for _, sd := range staged {
 					if !yield(sd) {
 						return

@@ -43,6 +43,19 @@ var errPKMismatch = &apiError{status: 400, substatus: 1001,
 // decodeItem decodes an item body and checks its id and partition key against the
 // header (headerKey "" when the header was absent: the body's key is used).
 func decodeItem(c *collection, body []byte, headerKey string) (map[string]any, string, string, *apiError) {
+	if len(c.uniqueKeys) == 0 {
+		// Fast path: the map is only needed for unique keys and system properties;
+		// queries decode the stored item when they first need it.
+		if id, key, ok := quickItem(c, body); ok {
+			if e := validID(id); e != nil {
+				return nil, "", "", e
+			}
+			if headerKey != "" && key != headerKey {
+				return nil, "", "", errPKMismatch
+			}
+			return nil, id, key, nil
+		}
+	}
 	var m map[string]any
 	if err := json.Unmarshal(body, &m); err != nil || m == nil {
 		return nil, "", "", errBadRequest("The input content is invalid because it is not a valid JSON object.")
@@ -74,7 +87,7 @@ func decodeItem(c *collection, body []byte, headerKey string) (map[string]any, s
 // build makes the stored form of an item. prev, when set, is the version being
 // replaced: the resource id and creation order carry over, as in Cosmos.
 func (s *Server) build(c *collection, m map[string]any, body []byte, id, key string, prev *document) *document {
-	d := &document{id: id, pk: key, val: m, ts: s.now().Unix()}
+	d := &document{id: id, pk: key, ts: s.now().Unix()}
 	if t, ok := m["ttl"].(float64); ok {
 		d.ttl = int64(t)
 	}
@@ -116,7 +129,10 @@ func (s *Server) build(c *collection, m map[string]any, body []byte, id, key str
 	b = strconv.AppendInt(b, d.ts, 10)
 	b = append(b, '}')
 	d.raw = b
-	m["_rid"], m["_self"], m["_etag"], m["_attachments"], m["_ts"] = d.rid, self, d.etag, "attachments/", float64(d.ts)
+	if m != nil {
+		m["_rid"], m["_self"], m["_etag"], m["_attachments"], m["_ts"] = d.rid, self, d.etag, "attachments/", float64(d.ts)
+		d.valp.Store(&m)
+	}
 	return d
 }
 

@@ -51,7 +51,7 @@ func (s *Server) patch(q *request, c *collection, key, id string) *apiError {
 	}
 	d, e := s.applyPatch(c, prev, pb)
 	if e == nil {
-		e = s.checkUnique(c, d.val, id, s.partitionView(c, p))
+		e = s.checkUnique(c, d.value(), id, s.partitionView(c, p))
 	}
 	if e != nil {
 		p.mu.Unlock()
@@ -73,7 +73,7 @@ func (s *Server) applyPatch(c *collection, prev *document, pb patchBody) (*docum
 		return nil, errBadRequest(fmt.Sprintf("The number of patch operations (%d) exceeds the maximum of %d.", len(pb.Operations), maxPatchOps))
 	}
 	if pb.Condition != "" {
-		ok, e := conditionHolds(pb.Condition, prev.val)
+		ok, e := conditionHolds(pb.Condition, prev.value())
 		if e != nil {
 			return nil, e
 		}

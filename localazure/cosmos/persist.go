@@ -234,7 +234,8 @@ func restoreCollection(d *database, props map[string]any, sc snapColl) (*collect
 		if err := json.Unmarshal(sdoc.Doc, &m); err != nil {
 			return nil, fmt.Errorf("cosmos: decode item in snapshot of %s: %w", id, err)
 		}
-		doc := &document{raw: sdoc.Doc, val: m, seq: sdoc.Seq, lsn: sdoc.LSN}
+		doc := &document{raw: sdoc.Doc, seq: sdoc.Seq, lsn: sdoc.LSN}
+		doc.valp.Store(&m)
 		doc.id, _ = m["id"].(string)
 		doc.etag, _ = m["_etag"].(string)
 		doc.rid, _ = m["_rid"].(string)

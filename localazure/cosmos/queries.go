@@ -148,7 +148,7 @@ func (s *Server) query(q *request, c *collection, body []byte) *apiError {
 	in := make([]query.Doc, len(docs))
 	size := 0
 	for i, d := range docs {
-		in[i] = query.Doc{Raw: d.raw, Val: d.val}
+		in[i] = query.Doc{Raw: d.raw, Val: d.value()}
 		size += len(d.raw)
 	}
 	start := time.Now()

@@ -60,8 +60,8 @@ type document struct {
 	id   string
 	pk   string // canonical partition key JSON
 	raw  []byte
-	val  map[string]any
-	etag string // quoted, as served
+	valp atomic.Pointer[map[string]any] // decoded form; filled lazily from raw
+	etag string                         // quoted, as served
 	ts   int64
 	rid  string
 	seq  uint64 // creation order, kept across replaces, for stable query order
@@ -282,4 +282,17 @@ func (s *Server) purgeExpired(c *collection) {
 		}
 		p.mu.Unlock()
 	}
+}
+
+// value returns the decoded item, decoding the stored JSON on first use: writes
+// that did not need the decoded form skip that cost, and concurrent first uses
+// at worst decode twice to the same result.
+func (d *document) value() map[string]any {
+	if p := d.valp.Load(); p != nil {
+		return *p
+	}
+	var m map[string]any
+	_ = json.Unmarshal(d.raw, &m)
+	d.valp.Store(&m)
+	return m
 }

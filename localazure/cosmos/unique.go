@@ -70,7 +70,7 @@ func (s *Server) checkUnique(c *collection, doc map[string]any, id string, other
 	for _, key := range c.uniqueKeys {
 		want := uniqueTuple(doc, key)
 		others(func(d *document) bool {
-			if d.id != id && uniqueTuple(d.val, key) == want {
+			if d.id != id && uniqueTuple(d.value(), key) == want {
 				conflict = true
 				return false
 			}
