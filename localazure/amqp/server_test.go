@@ -360,8 +360,6 @@ func TestManyConnections(t *testing.T) {
 				errs <- err
 				return
 			}
-			q := string(rune('a'+i%26)) + "-" + string(rune('0'+i%10)) + "-many"
-			_ = q
 			addr := "conn-" + itoa(i)
 			snd, err := s.NewSender(ctx, addr, nil)
 			if err != nil {

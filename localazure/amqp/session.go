@@ -69,7 +69,7 @@ func (c *Conn) onEnd(s *session, e *End) {
 	}
 }
 
-// flowFields fills the session part of a flow. Caller holds c.mu.
+// flowLocked builds a flow carrying the session state. Caller holds c.mu.
 func (s *session) flowLocked() *Flow {
 	nid := s.nextIncomingID
 	return &Flow{NextIncomingID: &nid, IncomingWindow: s.incomingWindow, NextOutgoingID: s.nextOutgoingID,

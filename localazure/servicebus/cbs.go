@@ -63,7 +63,9 @@ func (h *connHandler) putToken(req *amqp.Message) (int, string) {
 		h.b.log.Debug("put-token refused", "name", name, "err", err)
 		return 401, "Unauthorized: " + err.Error()
 	}
-	g.audience = entityPath(name)
+	// A token for "<entity>/$management" is as good as one for the entity: the
+	// operations on the management node are checked against the entity's rights.
+	g.audience, _ = strings.CutSuffix(entityPath(name), "/$management")
 	h.mu.Lock()
 	// Replace an earlier token for the same audience (refreshes before expiry).
 	// A new slice: authorize reads the old one without the lock.
