@@ -66,6 +66,7 @@ type Broker struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*amqp.Conn]struct{}
+	sockets   map[net.Conn]struct{} // every accepted socket, for those still in the handshake at Close
 	closed    bool
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -96,7 +97,7 @@ func New(opts Options) (*Broker, error) {
 	}
 	b := &Broker{opts: opts, log: opts.Logger, keys: map[string]SASKey{}, queues: map[string]*store{},
 		topics: map[string]*topic{}, subs: map[string]*store{}, listeners: map[net.Listener]struct{}{},
-		conns: map[*amqp.Conn]struct{}{}, stop: make(chan struct{})}
+		conns: map[*amqp.Conn]struct{}{}, sockets: map[net.Conn]struct{}{}, stop: make(chan struct{})}
 	for _, k := range opts.SASKeys {
 		if k.Name == "" || k.Key == "" {
 			return nil, fmt.Errorf("servicebus: SAS key %q needs both a name and a key", k.Name)
@@ -187,10 +188,21 @@ func (b *Broker) Serve(ln net.Listener) error {
 			return fmt.Errorf("servicebus: accepting connections: %w", err)
 		}
 		delay = 0
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			nc.Close()
+			return ErrClosed
+		}
+		b.sockets[nc] = struct{}{}
 		b.wg.Add(1)
+		b.mu.Unlock()
 		go func() {
 			defer b.wg.Done()
 			b.serveConn(nc)
+			b.mu.Lock()
+			delete(b.sockets, nc)
+			b.mu.Unlock()
 		}()
 	}
 }
@@ -252,6 +264,13 @@ func (b *Broker) Close() error {
 		}()
 	}
 	wg.Wait()
+	// Sockets still in the protocol or SASL handshake are not AMQP connections
+	// yet: end their reads now rather than waiting out the handshake timeout.
+	b.mu.Lock()
+	for nc := range b.sockets {
+		_ = nc.SetDeadline(time.Now())
+	}
+	b.mu.Unlock()
 	b.wg.Wait()
 	if b.persist != nil {
 		return b.persist.close()

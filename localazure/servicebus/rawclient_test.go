@@ -3,6 +3,7 @@ package servicebus
 import (
 	"errors"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -190,5 +191,23 @@ func TestBrokerCloseSendsForcedClose(t *testing.T) {
 	var ce *goamqp.ConnError
 	if !errors.As(c.Err(), &ce) || ce.RemoteErr == nil || ce.RemoteErr.Condition != goamqp.ErrCondConnectionForced {
 		t.Fatalf("client saw %v", c.Err())
+	}
+}
+
+func TestCloseDoesNotWaitForHandshakes(t *testing.T) {
+	tb := startBroker(t, nil)
+	nc, err := net.Dial("tcp", tb.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.Write([]byte("AMQP")) // half a protocol header, then silence
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	if err := tb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Close took %v", d)
 	}
 }
