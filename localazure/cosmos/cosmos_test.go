@@ -192,6 +192,15 @@ func TestItemLifecycle(t *testing.T) {
 		t.Fatalf("upsert new: %v", err)
 	}
 
+	// Upsert with If-Match: replace semantics when the item exists (stale → 412),
+	// create semantics when it does not (the service ignores the condition then).
+	if _, err := cc.UpsertItem(ctx(), pk, mustJSON(t, order{ID: "o2", CustomerID: "cust-1"}), &azcosmos.ItemOptions{IfMatchEtag: &rr.ETag}); status(t, err) != 412 {
+		t.Fatalf("stale conditional upsert: %v", err)
+	}
+	if r, err := cc.UpsertItem(ctx(), pk, mustJSON(t, order{ID: "o3", CustomerID: "cust-1"}), &azcosmos.ItemOptions{IfMatchEtag: &rr.ETag}); err != nil || r.RawResponse.StatusCode != 201 {
+		t.Fatalf("conditional upsert of a new item: %v", err)
+	}
+
 	// Replace with a stale etag: 412; with the current one: 200.
 	stale := rr.ETag
 	if _, err := cc.ReplaceItem(ctx(), pk, "o1", mustJSON(t, order{ID: "o1", CustomerID: "cust-1", Total: 12}), &azcosmos.ItemOptions{IfMatchEtag: &stale}); status(t, err) != 412 {
