@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -37,9 +36,7 @@ func newSupervisor(out io.Writer, logger *slog.Logger) *supervisor {
 func (s *supervisor) start(workload string, argv []string, env map[string]string) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = mergeEnv(os.Environ(), env)
-	// Its own process group: a terminal's Ctrl-C reaches only the launcher, which then
-	// stops the children in order, and a stop reaches grandchildren (go run, shells).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childSysProcAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -92,7 +89,7 @@ func (s *supervisor) stop(grace time.Duration) {
 		select {
 		case <-c.done:
 		default:
-			_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+			terminate(c.cmd.Process)
 		}
 	}
 	deadline := time.After(grace)
@@ -101,7 +98,7 @@ func (s *supervisor) stop(grace time.Duration) {
 		case <-c.done:
 		case <-deadline:
 			s.logger.Warn("did not exit after SIGTERM; killing it", "workload", c.workload, "grace", grace)
-			_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+			kill(c.cmd.Process)
 			<-c.done
 		}
 	}
