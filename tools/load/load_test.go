@@ -23,7 +23,7 @@ func fakeFrontend(t *testing.T) *httptest.Server {
 	n := 0
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/products", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, `[{"id":"p1"},{"id":"p2"}]`)
+		io.WriteString(w, `[{"id":"p1"},{"id":"p2"},{"id":"p3"}]`)
 	})
 	mux.HandleFunc("POST /api/orders", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
@@ -35,6 +35,13 @@ func fakeFrontend(t *testing.T) *httptest.Server {
 		}
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.CustomerID == "" || len(body.Items) == 0 {
 			t.Errorf("bad order body: %v %+v", err, body)
+		}
+		seen := map[string]bool{}
+		for _, it := range body.Items {
+			if seen[it.ProductID] || it.Quantity < 1 {
+				t.Errorf("order names product %q twice or with quantity %d", it.ProductID, it.Quantity)
+			}
+			seen[it.ProductID] = true
 		}
 		mu.Lock()
 		defer mu.Unlock()
