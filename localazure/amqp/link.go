@@ -29,9 +29,15 @@ type Link struct {
 	Credit uint32
 	// Value is for the handler's use.
 	Value any
+	// ReplySource, when set during Attach, replaces the echoed source in our
+	// attach (a broker may narrow it, e.g. to the session it chose), and
+	// ReplyProperties become our attach's link properties.
+	ReplySource     *Source
+	ReplyProperties map[any]any
 
-	sess   *session
-	handle uint32
+	sess          *session
+	pendingAttach *Attach // the peer's attach while the handler defers its answer
+	handle        uint32
 
 	// State below is guarded by sess.c.mu.
 	detached  bool
@@ -117,12 +123,64 @@ func (s *session) onAttach(a *Attach) error {
 		stolen.Detach(&Error{Condition: ErrLinkStolen, Description: "a link with this name was attached again"})
 	}
 
+	// The attach is pending from here on, so that a handler deferring it can
+	// complete it from another goroutine even before Attach returns.
+	c.mu.Lock()
+	l.pendingAttach = a
+	c.mu.Unlock()
 	refusal := c.h.Attach(l)
+	if refusal == AttachLater {
+		return nil
+	}
+	c.mu.Lock()
+	pending := l.pendingAttach
+	l.pendingAttach = nil
+	c.mu.Unlock()
+	if pending != nil {
+		l.completeAttach(pending, refusal)
+	}
+	return nil
+}
+
+// AttachLater, returned by a handler's Attach, defers the answer: the handler
+// calls CompleteAttach later (from any goroutine), for example once a resource
+// the link waits for is free. Meanwhile the connection carries on.
+var AttachLater = &Error{Condition: "localazure:attach-later"}
+
+// CompleteAttach answers an attach the handler deferred with AttachLater:
+// refusal nil accepts it. It does nothing if the link went away meanwhile.
+func (l *Link) CompleteAttach(refusal *Error) {
+	c := l.sess.c
+	c.mu.Lock()
+	a := l.pendingAttach
+	l.pendingAttach = nil
+	gone := l.detached || l.detaching || l.sess.ended || c.closing
+	c.mu.Unlock()
+	if a == nil || gone {
+		return
+	}
+	l.completeAttach(a, refusal)
+}
+
+// AttachPending reports whether the link waits for CompleteAttach.
+func (l *Link) AttachPending() bool {
+	c := l.sess.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return l.pendingAttach != nil
+}
+
+func (l *Link) completeAttach(a *Attach, refusal *Error) {
+	s := l.sess
+	c := s.c
 	snd, rcv := l.SndSettleMode, l.RcvSettleMode
 	reply := &Attach{Name: a.Name, Handle: l.handle, Role: l.Role, SndSettleMode: &snd, RcvSettleMode: &rcv,
-		MaxMessageSize: l.MaxMessageSize, Properties: nil}
+		MaxMessageSize: l.MaxMessageSize, Properties: l.ReplyProperties}
 	if refusal == nil {
 		reply.Source, reply.Target = a.Source, a.Target
+		if l.ReplySource != nil {
+			reply.Source = l.ReplySource
+		}
 		if reply.Source == nil {
 			reply.Source = &Source{}
 		}
@@ -140,7 +198,7 @@ func (s *session) onAttach(a *Attach) error {
 	if refusal != nil {
 		// The handle stays known until the peer answers the detach.
 		l.Detach(refusal)
-		return nil
+		return
 	}
 	if l.Role == RoleReceiver {
 		c.mu.Lock()
@@ -149,7 +207,6 @@ func (s *session) onAttach(a *Attach) error {
 		c.mu.Unlock()
 		c.send(s.ourCh, f, nil)
 	}
-	return nil
 }
 
 // linkFlowLocked builds a flow carrying this link's state.

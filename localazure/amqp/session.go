@@ -347,8 +347,21 @@ func (s *session) onDetach(d *Detach) error {
 		return connErr(ErrSessionUnattached, "detach for unattached handle %d", d.Handle)
 	}
 	alreadyDetaching := l.detaching
+	pending := l.pendingAttach
+	l.pendingAttach = nil
 	unsent := l.detachLocked()
 	c.mu.Unlock()
+	if pending != nil {
+		// The peer gave up before we answered its attach: answer it (with a
+		// null terminus) so the detach that follows refers to an attached link.
+		reply := &Attach{Name: pending.Name, Handle: l.handle, Role: l.Role}
+		if l.Role == RoleSender {
+			reply.Target = pending.Target
+		} else {
+			reply.Source = pending.Source
+		}
+		c.send(s.ourCh, reply, nil)
+	}
 	if !alreadyDetaching {
 		c.send(s.ourCh, &Detach{Handle: l.handle, Closed: d.Closed}, nil)
 	}

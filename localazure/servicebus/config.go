@@ -231,9 +231,6 @@ func (q QueueProperties) validate(p string) error {
 	if q.MaxDeliveryCount < 0 {
 		return fmt.Errorf("%s.MaxDeliveryCount: %d is negative; use at least 1 (default 10)", p, q.MaxDeliveryCount)
 	}
-	if q.RequiresSession {
-		return fmt.Errorf("%s.RequiresSession: sessions are not supported by localazure's Service Bus; set it to false", p)
-	}
 	return nil
 }
 
@@ -327,12 +324,13 @@ type entitySettings struct {
 	dupWindow        time.Duration
 	forwardTo        string
 	forwardDLQTo     string
+	requiresSession  bool
 }
 
 func settingsOf(q QueueProperties) entitySettings {
 	s := entitySettings{lockDuration: defaultLock, maxDeliveryCount: defaultMaxDeliver, dupWindow: defaultDupWindow,
 		dlqOnExpiry: q.DeadLetteringOnMessageExpiration, dupDetection: q.RequiresDuplicateDetection,
-		forwardTo: q.ForwardTo, forwardDLQTo: q.ForwardDeadLetteredMessagesTo}
+		forwardTo: q.ForwardTo, forwardDLQTo: q.ForwardDeadLetteredMessagesTo, requiresSession: q.RequiresSession}
 	if d, _ := ParseISODuration(q.LockDuration); d > 0 && q.LockDuration != "" {
 		s.lockDuration = d
 	}

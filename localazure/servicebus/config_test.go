@@ -78,7 +78,7 @@ func TestValidateNamesFieldAndFix(t *testing.T) {
 	}{
 		{q(QueueProperties{LockDuration: "PT10M"}), `UserConfig.Namespaces[0].Queues[1].Properties.LockDuration: "PT10M" exceeds the 5 minute maximum; use at most PT5M`},
 		{q(QueueProperties{DefaultMessageTimeToLive: "1 hour"}), `UserConfig.Namespaces[0].Queues[1].Properties.DefaultMessageTimeToLive: "1 hour" is not an ISO 8601 duration`},
-		{q(QueueProperties{RequiresSession: true}), `Queues[1].Properties.RequiresSession: sessions are not supported`},
+		{q(QueueProperties{MaxDeliveryCount: -1}), `Queues[1].Properties.MaxDeliveryCount: -1 is negative`},
 		{q(QueueProperties{ForwardTo: "nowhere"}), `Queues[1].Properties.ForwardTo: "nowhere" names no queue or topic`},
 		{UserConfig{Namespaces: []NamespaceConfig{{Queues: []QueueConfig{{Name: "x"}, {Name: "X"}}}}}, `Queues[1].Name: "X" is already used`},
 		{UserConfig{Namespaces: []NamespaceConfig{{Topics: []TopicConfig{{Name: "t", Subscriptions: []SubscriptionConfig{{Name: "s",

@@ -41,6 +41,7 @@ type consumer struct {
 	authUntil time.Time
 	reauth    func() (time.Time, *amqp.Error)
 	refused   bool
+	session   *sbSession // the session a session receiver holds
 }
 
 // lockRef ties a delivery to the lock it carried, so a settlement after the lock
@@ -74,17 +75,21 @@ type store struct {
 	consumers   []*consumer
 	rr          int
 	dup         map[string]time.Time
-	expiring    int // messages with an expiry, so the sweeper knows whether to look
+	sessions    map[string]*sbSession // RequiresSession entities: by session id
+	waiters     []*sessionWaiter      // accept-next-session attaches not yet answered
+	expiring    int                   // messages with an expiry, so the sweeper knows whether to look
 	lastTTLScan time.Time
 }
 
 func newStore(b *Broker, name, source, scope string, set entitySettings, withDLQ bool) *store {
 	s := &store{b: b, name: name, source: source, scope: scope, set: set, nextSeq: 1,
-		sched: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{}}
+		sched: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{},
+		sessions: map[string]*sbSession{}}
 	if withDLQ {
 		s.dlq = &store{b: b, name: name + "/$DeadLetterQueue", source: source, scope: scope, nextSeq: 1,
 			set:   entitySettings{lockDuration: set.lockDuration, maxDeliveryCount: ^uint32(0)},
-			sched: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{}}
+			sched: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{},
+			sessions: map[string]*sbSession{}}
 	}
 	return s
 }
@@ -140,6 +145,9 @@ func (s *store) enqueueLocked(d *msgData, now time.Time, seq int64, allowSchedul
 	} else {
 		s.pushAvailLocked(m)
 		s.dispatchLocked(now)
+		if len(s.waiters) > 0 {
+			s.serveWaitersLocked(now)
+		}
 	}
 	return seq
 }
@@ -239,17 +247,18 @@ func (s *store) addConsumer(c *consumer) {
 }
 
 // removeConsumer detaches a receiving link; unsent deliveries go back unlocked
-// without counting as a delivery attempt.
-func (s *store) removeConsumer(l *amqp.Link, unsent []*amqp.OutDelivery) {
+// without counting as a delivery attempt, and a session it held is free again.
+func (s *store) removeConsumer(gone *consumer, unsent []*amqp.OutDelivery) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, c := range s.consumers {
-		if c.link == l {
+		if c == gone {
 			s.consumers = append(s.consumers[:i], s.consumers[i+1:]...)
 			break
 		}
 	}
 	now := time.Now()
+	s.releaseSessionLocked(gone, now)
 	for _, od := range unsent {
 		ref, ok := od.Value.(*lockRef)
 		if !ok {
@@ -284,6 +293,10 @@ func (s *store) dispatchLocked(now time.Time, skip ...*consumer) {
 			continue
 		}
 		room := c.link.Available()
+		if s.set.requiresSession {
+			s.dispatchSessionLocked(c, room, now)
+			continue
+		}
 		for room > 0 {
 			m := s.popAvailLocked()
 			if m == nil {
@@ -593,6 +606,9 @@ func (s *store) sweep(now time.Time) {
 		if now.Sub(t) > s.set.dupWindow {
 			delete(s.dup, id)
 		}
+	}
+	if s.set.requiresSession {
+		s.sweepSessionsLocked(now)
 	}
 	if changed || (s.availLen() > 0 && len(s.consumers) > 0) {
 		s.dispatchLocked(now)

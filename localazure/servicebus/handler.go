@@ -172,9 +172,14 @@ func (h *connHandler) attachOutgoing(l *amqp.Link) *amqp.Error {
 		return &amqp.Error{Condition: amqp.ErrNotAllowed,
 			Description: fmt.Sprintf("Cannot receive from topic '%s': receive from one of its subscriptions, '<topic>/Subscriptions/<name>'.", addr)}
 	}
-	if _, ok := l.Source.Filter[amqp.Symbol("com.microsoft:session-filter")]; ok {
-		return &amqp.Error{Condition: amqp.ErrNotImplemented,
-			Description: "sessions are not supported by localazure's Service Bus"}
+	filter, sessionful := l.Source.Filter[sessionFilterName]
+	if sessionful != ref.store.set.requiresSession {
+		if sessionful {
+			return &amqp.Error{Condition: amqp.ErrNotAllowed, Description: fmt.Sprintf(
+				"It is not possible for an entity that does not require sessions to create a session receiver. Entity: '%s'.", addr)}
+		}
+		return &amqp.Error{Condition: amqp.ErrNotAllowed, Description: fmt.Sprintf(
+			"It is not possible for an entity that requires sessions to create a non-sessionful message receiver. Entity: '%s'.", addr)}
 	}
 	until, e := h.authorizeUntil(rightListen, ref.path, ref.store.scope)
 	if e != nil {
@@ -184,6 +189,15 @@ func (h *connHandler) attachOutgoing(l *amqp.Link) *amqp.Error {
 		reauth: func() (time.Time, *amqp.Error) { return h.authorizeUntil(rightListen, ref.path, ref.store.scope) }}
 	l.MaxMessageSize = MaxMessageSize
 	l.Value = &linkState{kind: kindReceive, ref: ref, store: ref.store, cons: cons}
+	if sessionful {
+		var id *string
+		if d, ok := filter.(*amqp.Described); ok {
+			if sid, ok := d.Value.(string); ok {
+				id = &sid
+			}
+		}
+		return ref.store.acceptSession(cons, id, time.Duration(toInt64(l.Properties[propTimeout]))*time.Millisecond)
+	}
 	ref.store.addConsumer(cons)
 	return nil
 }
@@ -243,6 +257,14 @@ func (h *connHandler) handleSend(ref entityRef, d *amqp.Delivery) amqp.DeliveryS
 		batch = []*msgData{md}
 	}
 	now := time.Now()
+	if ref.queue != nil && ref.queue.set.requiresSession {
+		for _, md := range batch {
+			if md.sessionID == "" {
+				return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrNotAllowed, Description: fmt.Sprintf(
+					"The SessionId was not set on a message, and it cannot be sent to the entity '%s'. Entities that have session support enabled can only receive messages that have the SessionId set to a valid value.", ref.queue.name)}}
+			}
+		}
+	}
 	for _, md := range batch {
 		if ref.queue != nil {
 			ref.queue.send(md, now)
@@ -315,7 +337,7 @@ func (h *connHandler) Detached(l *amqp.Link, unsent []*amqp.OutDelivery) {
 	}
 	switch st.kind {
 	case kindReceive:
-		st.store.removeConsumer(l, unsent)
+		st.store.removeConsumer(st.cons, unsent)
 	case kindReply:
 		h.mu.Lock()
 		for k, v := range h.replies {

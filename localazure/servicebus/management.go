@@ -149,6 +149,58 @@ func (h *connHandler) manage(ref entityRef, req *amqp.Message) mgmtResult {
 		}
 		return mgmtResult{status: 200, desc: "OK"}
 
+	case "com.microsoft:renew-session-lock", "com.microsoft:get-session-state", "com.microsoft:set-session-state":
+		if r := needListen(); r != nil {
+			return *r
+		}
+		id, _ := get("session-id").(string)
+		lost := mgmtErr(410, "com.microsoft:session-lock-lost",
+			"The session lock has expired on the session '%s', or the session is not locked.", id)
+		switch op {
+		case "com.microsoft:renew-session-lock":
+			until, ok := ref.store.renewSession(id)
+			if !ok {
+				return lost
+			}
+			return mgmtResult{status: 200, desc: "OK", value: map[string]any{"expiration": until}}
+		case "com.microsoft:get-session-state":
+			state, ok := ref.store.sessionState(id)
+			if !ok {
+				return lost
+			}
+			var v any
+			if state != nil {
+				v = state
+			}
+			return mgmtResult{status: 200, desc: "OK", value: map[string]any{"session-state": v}}
+		default:
+			state, _ := get("session-state").([]byte)
+			if !ref.store.setSessionState(id, state) {
+				return lost
+			}
+			return mgmtResult{status: 200, desc: "OK"}
+		}
+
+	case "com.microsoft:get-message-sessions":
+		if r := needListen(); r != nil {
+			return *r
+		}
+		since, _ := get("last-updated-time").(time.Time)
+		// A time in year 9999 or later asks for every session with messages.
+		ids := ref.store.messageSessions(since, since.Year() >= 9999)
+		skip, top := int(toInt64(get("skip"))), int(toInt64(get("top")))
+		if skip > len(ids) {
+			skip = len(ids)
+		}
+		ids = ids[skip:]
+		if top > 0 && top < len(ids) {
+			ids = ids[:top]
+		}
+		if len(ids) == 0 {
+			return mgmtResult{status: 204, desc: "No sessions"}
+		}
+		return mgmtResult{status: 200, desc: "OK", value: map[string]any{"skip": int32(skip + len(ids)), "sessions-ids": ids}}
+
 	case "com.microsoft:schedule-message":
 		if ref.queue == nil && ref.topic == nil {
 			return mgmtErr(400, amqp.ErrNotAllowed, "messages can only be scheduled on queues and topics")

@@ -1,0 +1,160 @@
+package servicebus
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+)
+
+func withSessionQueue(o *Options) {
+	ns := &o.Entities.Namespaces[0]
+	ns.Queues = append(ns.Queues, QueueConfig{Name: "sessions", Properties: QueueProperties{RequiresSession: true, LockDuration: "PT1M"}})
+}
+
+func sessionMsg(sid, b string) *azservicebus.Message {
+	return &azservicebus.Message{SessionID: &sid, Body: []byte(b)}
+}
+
+func TestSessions(t *testing.T) {
+	tb := startBroker(t, withSessionQueue)
+	c := tb.client(t)
+	ctx := ctxT(t, 30*time.Second)
+	send(t, c, "sessions", sessionMsg("a", "a1"), sessionMsg("b", "b1"), sessionMsg("a", "a2"), sessionMsg("b", "b2"))
+
+	// A message without a session id is refused by a session queue.
+	s, _ := c.NewSender("sessions", nil)
+	if err := s.SendMessage(ctx, body("no-session"), nil); err == nil {
+		t.Fatal("message without SessionID accepted")
+	}
+	// A plain receiver cannot attach to a session queue.
+	plain, _ := c.NewReceiverForQueue("sessions", nil)
+	if _, err := plain.ReceiveMessages(ctx, 1, nil); err == nil {
+		t.Fatal("non-session receiver on a session queue")
+	}
+
+	ra, err := c.AcceptSessionForQueue(ctx, "sessions", "a", nil)
+	if err != nil {
+		t.Fatalf("accept a: %v", err)
+	}
+	if ra.SessionID() != "a" || time.Until(ra.LockedUntil()) < 30*time.Second {
+		t.Fatalf("session %q locked until %v", ra.SessionID(), ra.LockedUntil())
+	}
+	// Session a is taken: a second receiver cannot have it.
+	c2 := tb.client(t)
+	if _, err := c2.AcceptSessionForQueue(ctx, "sessions", "a", nil); err == nil {
+		t.Fatal("session a accepted twice")
+	}
+	got := receiveSession(t, ra, 2)
+	if got[0] != "a1" || got[1] != "a2" {
+		t.Fatalf("session a gave %v", got)
+	}
+	if err := ra.SetSessionState(ctx, []byte("checkpoint"), nil); err != nil {
+		t.Fatalf("set state: %v", err)
+	}
+	if st, err := ra.GetSessionState(ctx, nil); err != nil || string(st) != "checkpoint" {
+		t.Fatalf("get state: %q %v", st, err)
+	}
+	if err := ra.RenewSessionLock(ctx, nil); err != nil {
+		t.Fatalf("renew session lock: %v", err)
+	}
+
+	// Accept-next gets the other session with messages.
+	rb, err := c2.AcceptNextSessionForQueue(ctx, "sessions", nil)
+	if err != nil {
+		t.Fatalf("accept next: %v", err)
+	}
+	if rb.SessionID() != "b" {
+		t.Fatalf("next session %q", rb.SessionID())
+	}
+	if got := receiveSession(t, rb, 2); got[0] != "b1" || got[1] != "b2" {
+		t.Fatalf("session b gave %v", got)
+	}
+	rb.Close(ctx)
+	ra.Close(ctx)
+
+	// Closing releases the session: another receiver gets it and its state.
+	ra2, err := c2.AcceptSessionForQueue(ctx, "sessions", "a", nil)
+	if err != nil {
+		t.Fatalf("re-accept a: %v", err)
+	}
+	if st, err := ra2.GetSessionState(ctx, nil); err != nil || string(st) != "checkpoint" {
+		t.Fatalf("state after re-accept: %q %v", st, err)
+	}
+	ra2.Close(ctx)
+
+	// Accept-next with nothing available waits, then gets a session that
+	// receives a message meanwhile.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		send(t, tb.client(t), "sessions", sessionMsg("late", "l1"))
+	}()
+	rl, err := c.AcceptNextSessionForQueue(ctx, "sessions", nil)
+	if err != nil || rl.SessionID() != "late" {
+		t.Fatalf("waiting accept-next: %v", err)
+	}
+	receiveSession(t, rl, 1)
+	rl.Close(ctx)
+
+	// And with a short deadline and nothing to get, it times out.
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	_, err = c.AcceptNextSessionForQueue(short, "sessions", nil)
+	var sbErr *azservicebus.Error
+	if !errors.As(err, &sbErr) || sbErr.Code != azservicebus.CodeTimeout {
+		t.Fatalf("accept-next with nothing available: want a timeout, got %v", err)
+	}
+}
+
+func receiveSession(t *testing.T, r *azservicebus.SessionReceiver, n int) []string {
+	t.Helper()
+	ctx := ctxT(t, 10*time.Second)
+	var out []string
+	for len(out) < n {
+		msgs, err := r.ReceiveMessages(ctx, n-len(out), nil)
+		if err != nil {
+			t.Fatalf("receive: %v", err)
+		}
+		for _, m := range msgs {
+			out = append(out, string(m.Body))
+			if err := r.CompleteMessage(ctx, m, nil); err != nil {
+				t.Fatalf("complete: %v", err)
+			}
+		}
+	}
+	return out
+}
+
+func TestSessionLockExpiry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a session lock to expire")
+	}
+	tb := startBroker(t, func(o *Options) {
+		ns := &o.Entities.Namespaces[0]
+		ns.Queues = append(ns.Queues, QueueConfig{Name: "short-sessions", Properties: QueueProperties{RequiresSession: true, LockDuration: "PT1S"}})
+	})
+	c := tb.client(t)
+	ctx := ctxT(t, 20*time.Second)
+	send(t, c, "short-sessions", sessionMsg("s", "1"))
+	r, err := c.AcceptSessionForQueue(ctx, "short-sessions", "s", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1300 * time.Millisecond)
+	// The lock lapsed: another receiver can take the session and its message.
+	c2 := tb.client(t)
+	r2, err := c2.AcceptSessionForQueue(ctx, "short-sessions", "s", nil)
+	if err != nil {
+		t.Fatalf("accept after expiry: %v", err)
+	}
+	if got := receiveSession(t, r2, 1); got[0] != "1" {
+		t.Fatalf("got %v", got)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if msgs, _ := r.ReceiveMessages(short, 1, nil); len(msgs) != 0 {
+		t.Fatal("the expired session receiver still receives")
+	}
+}
