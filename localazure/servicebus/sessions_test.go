@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	goamqp "github.com/Azure/go-amqp"
 )
 
 func withSessionQueue(o *Options) {
@@ -156,5 +157,45 @@ func TestSessionLockExpiry(t *testing.T) {
 	defer cancel()
 	if msgs, _ := r.ReceiveMessages(short, 1, nil); len(msgs) != 0 {
 		t.Fatal("the expired session receiver still receives")
+	}
+}
+
+// TestGetMessageSessions drives com.microsoft:get-message-sessions, which the
+// Go client does not expose, through go-amqp.
+func TestGetMessageSessions(t *testing.T) {
+	tb := startBroker(t, withSessionQueue)
+	send(t, tb.client(t), "sessions", sessionMsg("x", "1"), sessionMsg("y", "2"), sessionMsg("x", "3"))
+	s := dialBroker(t, tb)
+	if code := putToken(t, s, tb, "amqp://"+tb.addr+"/sessions"); code != 202 {
+		t.Fatalf("put-token %d", code)
+	}
+	ctx := ctxT(t, 10*time.Second)
+	snd, err := s.NewSender(ctx, "sessions/$management", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replyTo := "sessions-mgmt-reply"
+	rcv, err := s.NewReceiver(ctx, "sessions/$management", &goamqp.ReceiverOptions{TargetAddress: replyTo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = snd.Send(ctx, &goamqp.Message{
+		Properties:            &goamqp.MessageProperties{MessageID: "q1", ReplyTo: &replyTo},
+		ApplicationProperties: map[string]any{"operation": "com.microsoft:get-message-sessions"},
+		Value:                 map[string]any{"last-updated-time": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "skip": int32(0), "top": int32(10)},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := rcv.Receive(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ApplicationProperties["statusCode"] != int32(200) {
+		t.Fatalf("status %v %v", resp.ApplicationProperties["statusCode"], resp.ApplicationProperties["statusDescription"])
+	}
+	ids, _ := resp.Value.(map[string]any)["sessions-ids"].([]string)
+	if len(ids) != 2 || ids[0] != "x" || ids[1] != "y" {
+		t.Fatalf("sessions %v", resp.Value)
 	}
 }
