@@ -44,7 +44,7 @@ func TestLoadDefaults(t *testing.T) {
 		strings.Join(c.Frontend.AllowedAttachmentTypes, ",") != "image/png,image/jpeg,application/pdf,text/plain" {
 		t.Errorf("frontend defaults wrong: %+v", c.Frontend)
 	}
-	if c.Backend.HealthAddr != ":8090" || c.Backend.Concurrency != 4 || c.Frontend.ReconcileInterval != 30*time.Second ||
+	if c.Backend.HealthAddr != ":8090" || c.Backend.Concurrency != 16 || c.Backend.Prefetch != 8 || c.Frontend.ReconcileInterval != 30*time.Second ||
 		c.Frontend.ReconcileMinAge != time.Minute || c.ShutdownTimeout != 25*time.Second || c.KeyVault.RefreshEvery != 5*time.Minute {
 		t.Errorf("backend defaults wrong: %+v", c.Backend)
 	}

@@ -121,8 +121,8 @@ func Variables() []Var {
 			Description: "Comma-separated media types accepted as attachments.", Fix: "set it to a comma-separated list of media types such as image/png,application/pdf"},
 
 		{Name: EnvHealthAddr, Service: Backend, Default: ":8090", Description: "Listen address of /healthz and /readyz.", Fix: "set it to a listen address such as :8090"},
-		{Name: EnvWorkerConcurrency, Service: Backend, Default: "4", Description: "Messages processed in parallel.", Fix: "set it to an integer between 1 and 256"},
-		{Name: EnvWorkerPrefetch, Service: Backend, Default: "0", Description: "Extra messages requested per receive beyond those being processed (0 = none; prefetched messages' locks run while they wait).", Fix: "set it to an integer between 0 and 1000"},
+		{Name: EnvWorkerConcurrency, Service: Backend, Default: "16", Description: "Messages processed in parallel.", Fix: "set it to an integer between 1 and 256"},
+		{Name: EnvWorkerPrefetch, Service: Backend, Default: "8", Description: "Extra messages requested per receive beyond those being processed (0 = none; prefetched messages' locks run while they wait).", Fix: "set it to an integer between 0 and 1000"},
 		{Name: EnvLockRenewInterval, Service: Backend, Default: "20s", Description: "How often the lock of a message still being processed is renewed; keep it well below the queue's lock duration.", Fix: "set it to a Go duration between 1s and 5m, e.g. 20s"},
 		{Name: EnvReconcileInterval, Service: Frontend, Default: "30s", Description: "How often the outbox reconciler (which runs in the frontend, the one identity allowed to send to the orders queue) looks for unpublished orders; 0 disables it.", Fix: "set it to a Go duration, e.g. 30s, or 0 to disable"},
 		{Name: EnvReconcileMinAge, Service: Frontend, Default: "60s", Description: "How old an unpublished Pending order must be before the reconciler re-sends it.", Fix: "set it to a Go duration of at least 1s, e.g. 60s"},
