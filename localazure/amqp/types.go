@@ -63,6 +63,7 @@ type Error struct {
 	Info        map[any]any
 }
 
+// Error formats the condition and description.
 func (e *Error) Error() string {
 	if e.Description == "" {
 		return string(e.Condition)

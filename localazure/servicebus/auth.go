@@ -23,6 +23,7 @@ const (
 	rightManage
 )
 
+// String names the right as SAS policies do.
 func (r right) String() string {
 	return [...]string{"Send", "Listen", "Manage"}[r]
 }

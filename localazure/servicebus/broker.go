@@ -326,7 +326,9 @@ func (b *Broker) forward(from *store, target string, d *msgData) {
 	}
 }
 
-// Stats is a snapshot of an entity's message count, for tests and tooling.
+// MessageCount reports how many messages an entity (a queue, a subscription or a
+// dead-letter queue, named as clients name them) holds, in any state; ok is false
+// for unknown entities and topics. For tests and tooling.
 func (b *Broker) MessageCount(entity string) (int, bool) {
 	r, ok := b.resolve(entity)
 	if !ok || r.store == nil {

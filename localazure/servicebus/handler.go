@@ -87,6 +87,7 @@ func (h *connHandler) authorizeUntil(r right, p, scope string) (time.Time, *amqp
 		Description: fmt.Sprintf("Unauthorized access. '%s' claim(s) are required to perform this operation. Resource: '%s'.", r, p)}
 }
 
+// Attach routes a new link: $cbs, an entity's $management node, or an entity.
 func (h *connHandler) Attach(l *amqp.Link) *amqp.Error {
 	if l.Role == amqp.RoleReceiver {
 		return h.attachIncoming(l)
@@ -202,12 +203,15 @@ func (h *connHandler) attachOutgoing(l *amqp.Link) *amqp.Error {
 	return nil
 }
 
+// Flow hands messages to a receiver that was given credit.
 func (h *connHandler) Flow(l *amqp.Link) {
 	if st, ok := l.Value.(*linkState); ok && st.kind == kindReceive {
 		st.store.dispatch()
 	}
 }
 
+// Message handles what a client sent: a $cbs or $management request, or
+// messages for a queue or topic.
 func (h *connHandler) Message(l *amqp.Link, d *amqp.Delivery) amqp.DeliveryState {
 	st, ok := l.Value.(*linkState)
 	if !ok {
@@ -330,6 +334,7 @@ func (h *connHandler) Disposition(l *amqp.Link, od *amqp.OutDelivery, state amqp
 	return reply
 }
 
+// Detached forgets a link: a receiver's unsent messages go back to its entity.
 func (h *connHandler) Detached(l *amqp.Link, unsent []*amqp.OutDelivery) {
 	st, ok := l.Value.(*linkState)
 	if !ok {
@@ -349,6 +354,7 @@ func (h *connHandler) Detached(l *amqp.Link, unsent []*amqp.OutDelivery) {
 	}
 }
 
+// Closed forgets the connection.
 func (h *connHandler) Closed(err error) {
 	h.b.forgetConn(h.c)
 }
