@@ -24,7 +24,8 @@ import (
 // syncs): a broker killed without Close can lose the last moments, while a
 // crashed client never loses anything (its locks expire). Locks themselves are
 // not persisted: after a restart every message is available again. Messages
-// scheduled on a topic (held before fan-out) are not persisted either.
+// scheduled on a topic (held before fan-out) are not persisted either; session
+// states are.
 type persister struct {
 	path string
 	log  func(msg string, args ...any)
@@ -44,6 +45,7 @@ const (
 	flushInterval = 20 * time.Millisecond
 	recPut        = "put"
 	recRemove     = "rm"
+	recSession    = "sess" // [kind, store, session id, state (binary or null)]
 )
 
 // openPersister replays the log into the broker's stores and starts a fresh one.
@@ -72,6 +74,11 @@ func openPersister(b *Broker, dir string) (*persister, error) {
 		for _, m := range s.all {
 			if !m.gone {
 				p.writePut(s, m)
+			}
+		}
+		for id, ss := range s.sessions {
+			if ss.state != nil {
+				p.record([]any{recSession, s.name, id, ss.state})
 			}
 		}
 		s.mu.Unlock()
@@ -126,6 +133,24 @@ func replay(path string, byName map[string]*store, b *Broker) error {
 		}
 		kind, _ := rec[0].(string)
 		name, _ := rec[1].(string)
+		if kind == recSession {
+			id, _ := rec[2].(string)
+			var state []byte
+			if len(rec) > 3 {
+				state, _ = rec[3].([]byte)
+			}
+			if s := byName[name]; s != nil {
+				s.mu.Lock()
+				ss := s.sessionLocked(id)
+				ss.state = append([]byte(nil), state...)
+				if state == nil {
+					ss.state = nil
+				}
+				ss.updated = time.Now()
+				s.mu.Unlock()
+			}
+			continue
+		}
 		seq, _ := rec[2].(int64)
 		k := key{name, seq}
 		switch kind {
@@ -296,5 +321,16 @@ func (b *Broker) persistPut(s *store, m *message) {
 func (b *Broker) persistRemove(s *store, m *message) {
 	if b.persist != nil {
 		b.persist.record([]any{recRemove, s.name, m.seq})
+	}
+}
+
+// persistSessionState records a session's state (nil clears it).
+func (b *Broker) persistSessionState(s *store, id string, state []byte) {
+	if b.persist != nil {
+		var v any
+		if state != nil {
+			v = state
+		}
+		b.persist.record([]any{recSession, s.name, id, v})
 	}
 }

@@ -241,8 +241,12 @@ func (s *store) setSessionState(id string, state []byte) bool {
 	if ss == nil || ss.lockedBy(time.Now()) == nil {
 		return false
 	}
-	ss.state = append([]byte(nil), state...)
+	ss.state = nil
+	if state != nil {
+		ss.state = append([]byte(nil), state...)
+	}
 	ss.updated = time.Now()
+	s.b.persistSessionState(s, id, ss.state)
 	return true
 }
 
