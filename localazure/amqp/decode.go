@@ -423,3 +423,76 @@ func arrayOf[T any](count int, elem func() (any, error)) (any, error) {
 	}
 	return out, nil
 }
+
+// stringMap decodes a map whose keys are strings (or symbols) straight into a
+// map[string]any, as application-properties are: one map instead of two.
+func (d *decoder) stringMap() (map[string]any, error) {
+	code, err := d.byte1()
+	if err != nil {
+		return nil, err
+	}
+	if code == codeNull {
+		return nil, nil
+	}
+	if code != codeMap8 && code != codeMap32 {
+		return nil, malformed("application-properties is type 0x%02x, not a map", code)
+	}
+	var size, count int
+	if code == codeMap32 {
+		sz, err := d.u32()
+		if err != nil {
+			return nil, err
+		}
+		c, err := d.u32()
+		if err != nil {
+			return nil, err
+		}
+		if sz < 4 || sz > math.MaxInt32 {
+			return nil, malformed("map size %d", sz)
+		}
+		size, count = int(sz)-4, int(c)
+	} else {
+		sz, err := d.byte1()
+		if err != nil {
+			return nil, err
+		}
+		c, err := d.byte1()
+		if err != nil {
+			return nil, err
+		}
+		if sz < 1 {
+			return nil, malformed("map size %d", sz)
+		}
+		size, count = int(sz)-1, int(c)
+	}
+	body, err := d.take(size)
+	if err != nil {
+		return nil, err
+	}
+	if count%2 != 0 || count > size {
+		return nil, malformed("map count %d", count)
+	}
+	sub := decoder{b: body, depth: d.depth + 1}
+	m := make(map[string]any, count/2)
+	for i := 0; i < count; i += 2 {
+		k, err := sub.value()
+		if err != nil {
+			return nil, err
+		}
+		var key string
+		switch k := k.(type) {
+		case string:
+			key = k
+		case Symbol:
+			key = string(k)
+		default:
+			return nil, malformed("application-properties key of type %T", k)
+		}
+		v, err := sub.value()
+		if err != nil {
+			return nil, err
+		}
+		m[key] = v
+	}
+	return m, nil
+}

@@ -82,6 +82,15 @@ func (m *Message) Unmarshal(b []byte) error {
 		if !ok {
 			return malformed("message section descriptor %v", desc)
 		}
+		if code == DescApplicationProperties {
+			ap, err := d.stringMap()
+			if err != nil {
+				return err
+			}
+			m.ApplicationProperties = ap
+			m.rawAppProps = b[start:d.off:d.off]
+			continue
+		}
 		// Sections decode with the composite table bypassed, as header and
 		// properties are lists interpreted here.
 		val, err := d.value()
@@ -124,25 +133,6 @@ func (m *Message) Unmarshal(b []byte) error {
 			}
 			m.Properties = p
 			m.rawProps = raw
-		case DescApplicationProperties:
-			mp, err := asMap(val)
-			if err != nil {
-				return err
-			}
-			ap := make(map[string]any, len(mp))
-			for k, v := range mp {
-				s, ok := k.(string)
-				if !ok {
-					if sym, isSym := k.(Symbol); isSym {
-						s = string(sym)
-					} else {
-						return malformed("application-properties key of type %T", k)
-					}
-				}
-				ap[s] = v
-			}
-			m.ApplicationProperties = ap
-			m.rawAppProps = raw
 		case DescData:
 			bin, ok := val.([]byte)
 			if !ok {
