@@ -158,8 +158,39 @@ func (s *store) serveWaitersLocked(now time.Time) {
 	}
 }
 
+// compactAvailLocked drops the slots of messages taken from the middle of the
+// available list (session receivers take their session's messages wherever
+// they are), once they are the majority.
+func (s *store) compactAvailLocked() {
+	for s.availHead < len(s.avail) && !s.avail[s.availHead].inAvail {
+		s.avail[s.availHead] = nil
+		s.availHead++
+	}
+	q := s.avail[s.availHead:]
+	if len(q) < 1024 {
+		return
+	}
+	live := 0
+	for _, m := range q {
+		if m.inAvail {
+			live++
+		}
+	}
+	if live*2 > len(q) {
+		return
+	}
+	keep := make([]*message, 0, live+live/2)
+	for _, m := range q {
+		if m.inAvail {
+			keep = append(keep, m)
+		}
+	}
+	s.avail, s.availHead = keep, 0
+}
+
 // sweepSessionsLocked ends expired session locks and serves waiting attaches.
 func (s *store) sweepSessionsLocked(now time.Time) {
+	s.compactAvailLocked()
 	for _, ss := range s.sessions {
 		if ss.holder != nil && !now.Before(ss.lockedUntil) {
 			ss.holder.refused = true

@@ -3,6 +3,8 @@ package servicebus
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,5 +199,79 @@ func TestGetMessageSessions(t *testing.T) {
 	ids, _ := resp.Value.(map[string]any)["sessions-ids"].([]string)
 	if len(ids) != 2 || ids[0] != "x" || ids[1] != "y" {
 		t.Fatalf("sessions %v", resp.Value)
+	}
+}
+
+// TestManySessions spreads messages over many sessions and drains them with
+// several accept-next receivers, checking per-session order.
+func TestManySessions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load")
+	}
+	tb := startBroker(t, withSessionQueue)
+	c := tb.client(t)
+	ctx := ctxT(t, 60*time.Second)
+	const sessions, per = 20, 50
+	s, _ := c.NewSender("sessions", nil)
+	batch, _ := s.NewMessageBatch(ctx, nil)
+	for i := range per {
+		for sid := range sessions {
+			if err := batch.AddMessage(sessionMsg(fmt.Sprint("s", sid), fmt.Sprint(i)), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.SendMessageBatch(ctx, batch, nil); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string][]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				actx, cancel := context.WithTimeout(ctx, time.Second)
+				r, err := c.AcceptNextSessionForQueue(actx, "sessions", nil)
+				cancel()
+				if err != nil {
+					return // no session left
+				}
+				for {
+					rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+					msgs, _ := r.ReceiveMessages(rctx, 20, nil)
+					cancel()
+					if len(msgs) == 0 {
+						break
+					}
+					for _, m := range msgs {
+						var n int
+						fmt.Sscan(string(m.Body), &n)
+						mu.Lock()
+						seen[*m.SessionID] = append(seen[*m.SessionID], n)
+						mu.Unlock()
+						if err := r.CompleteMessage(ctx, m, nil); err != nil {
+							t.Error(err)
+						}
+					}
+				}
+				r.Close(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != sessions {
+		t.Fatalf("%d sessions seen", len(seen))
+	}
+	for sid, ns := range seen {
+		if len(ns) != per {
+			t.Fatalf("session %s: %d messages", sid, len(ns))
+		}
+		for i, n := range ns {
+			if n != i {
+				t.Fatalf("session %s out of order: %v", sid, ns)
+			}
+		}
 	}
 }
