@@ -114,8 +114,12 @@ func ServeConn(nc net.Conn, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	remote := "unknown"
+	if a := nc.RemoteAddr(); a != nil {
+		remote = a.String()
+	}
 	c := &Conn{
-		cfg: cfg, nc: nc, log: cfg.Logger.With("remote", nc.RemoteAddr().String()), remote: nc.RemoteAddr(),
+		cfg: cfg, nc: nc, log: cfg.Logger.With("remote", remote), remote: nc.RemoteAddr(),
 		sessions: map[uint16]*session{}, peerMaxFrame: 512,
 		wake: make(chan struct{}, 1), closed: make(chan struct{}), done: make(chan struct{}), writerDone: make(chan struct{}),
 	}

@@ -188,23 +188,34 @@ func (b *Broker) Serve(ln net.Listener) error {
 			return fmt.Errorf("servicebus: accepting connections: %w", err)
 		}
 		delay = 0
-		b.mu.Lock()
-		if b.closed {
-			b.mu.Unlock()
+		if !b.track(nc) {
 			nc.Close()
 			return ErrClosed
 		}
-		b.sockets[nc] = struct{}{}
-		b.wg.Add(1)
-		b.mu.Unlock()
 		go func() {
-			defer b.wg.Done()
+			defer b.untrack(nc)
 			b.serveConn(nc)
-			b.mu.Lock()
-			delete(b.sockets, nc)
-			b.mu.Unlock()
 		}()
 	}
+}
+
+// track registers an accepted socket so that Close can end it; false once closed.
+func (b *Broker) track(nc net.Conn) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.sockets[nc] = struct{}{}
+	b.wg.Add(1)
+	return true
+}
+
+func (b *Broker) untrack(nc net.Conn) {
+	b.mu.Lock()
+	delete(b.sockets, nc)
+	b.mu.Unlock()
+	b.wg.Done()
 }
 
 func (b *Broker) serveConn(nc net.Conn) {
@@ -227,7 +238,7 @@ func (b *Broker) serveConn(nc net.Conn) {
 		},
 	})
 	if err != nil {
-		b.log.Debug("connection ended", "remote", nc.RemoteAddr().String(), "err", err)
+		b.log.Debug("connection ended", "remote", fmt.Sprint(nc.RemoteAddr()), "err", err)
 	}
 }
 
