@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -75,12 +76,40 @@ var ErrNoIdentity = errors.New("no Azure identity is available: on AKS, label th
 	"and annotate its service account with azure.workload.identity/client-id (the webhook then sets AZURE_FEDERATED_TOKEN_FILE); " +
 	"on a laptop, run `az login` or `localazure up` and source its env file (see docs/configuration.md)")
 
+// ErrTokenRefused means Entra rejected the token request: with workload identity,
+// usually a federated identity credential that does not match the pod's token.
+var ErrTokenRefused = errors.New("Entra refused the token request")
+
+const tokenRefusedFix = "fix: the managed identity named by AZURE_CLIENT_ID (in the tenant AZURE_TENANT_ID) needs a federated identity credential " +
+	"whose issuer is the cluster's OIDC issuer URL, whose subject is system:serviceaccount:<namespace>:<service account> of this pod, " +
+	"and whose audience is api://AzureADTokenExchange; compare them with the iss and sub claims of the file in AZURE_FEDERATED_TOKEN_FILE " +
+	"(see docs/labs.md, lab 2)"
+
+// aadstsLine finds Entra's "AADSTSnnnn: sentence." in an error text; the sentence may
+// hold URLs (with dots), so it ends at a dot followed by a space or the end.
+var aadstsLine = regexp.MustCompile(`AADSTS\d+:.*?\.(\s|$)`)
+
+// entraReason is the AADSTS sentence of err, or the first line of it.
+func entraReason(msg string) string {
+	if m := aadstsLine.FindString(msg); m != "" {
+		return strings.TrimSpace(m)
+	}
+	first, _, _ := strings.Cut(msg, "\n")
+	return first
+}
+
 // CheckCredential gets one token for scope so that a missing or misconfigured identity
 // stops the process at start-up with a clear message instead of failing every request.
 func CheckCredential(ctx context.Context, cred azcore.TokenCredential, scope string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}}); err != nil {
+		// Entra answered and said no: the identity is configured but does not trust
+		// this token. Say so, rather than suggesting the identity is missing.
+		var afe *azidentity.AuthenticationFailedError
+		if errors.As(err, &afe) && afe.RawResponse != nil && afe.RawResponse.StatusCode >= 400 && afe.RawResponse.StatusCode < 500 {
+			return fmt.Errorf("%w: %s\n%s\ncause: %v", ErrTokenRefused, entraReason(err.Error()), tokenRefusedFix, err)
+		}
 		return fmt.Errorf("%w\ncause: %v", ErrNoIdentity, err)
 	}
 	return nil
