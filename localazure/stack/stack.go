@@ -40,6 +40,7 @@ type Stack struct {
 	blob   *azurite.Server
 
 	servers   []*http.Server
+	amqpsMux  *amqpsMux
 	listeners []net.Listener
 	stopIDP   context.CancelFunc
 	bg        sync.WaitGroup
@@ -208,7 +209,8 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	}
 	// No ALPN for AMQP: a client offering none must not be refused for lack of overlap.
 	amqpTLS := &tls.Config{Certificates: []tls.Certificate{amqpsLeaf}, MinVersion: tls.VersionTLS12}
-	for _, ln := range []net.Listener{lnAMQP, tls.NewListener(lnAMQPS, amqpTLS)} {
+	mux := newAMQPSMux(lnAMQPS, amqpTLS)
+	for _, ln := range []net.Listener{lnAMQP, mux.amqp} {
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
@@ -217,6 +219,26 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 			}
 		}()
 	}
+	// AMQP over WebSockets on the same port (see amqpsMux), behind an HTTP server
+	// whose TLS the mux has already done.
+	wsMux := http.NewServeMux()
+	wsMux.Handle(servicebus.WebSocketPath, s.broker.WebSocketHandler())
+	wsSrv := httpServer("servicebus-websocket", wsMux, nil, s.log)
+	wsSrv.ReadTimeout, wsSrv.WriteTimeout = 0, 0 // a WebSocket lives as long as its AMQP connection
+	s.servers = append(s.servers, wsSrv)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := wsSrv.Serve(mux.web); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("service bus WebSockets stopped accepting", "err", err)
+		}
+	}()
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		mux.wg.Wait()
+	}()
+	s.amqpsMux = mux
 	return nil
 }
 
@@ -387,6 +409,9 @@ func (s *Stack) Close() error {
 		// Listeners a server never got to (a failed start) or the broker let go of.
 		for _, ln := range s.listeners {
 			ln.Close()
+		}
+		if s.amqpsMux != nil {
+			s.amqpsMux.close()
 		}
 		if s.cosmos != nil {
 			if err := s.cosmos.Close(); err != nil {
