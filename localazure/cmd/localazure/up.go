@@ -79,7 +79,7 @@ func up(args []string, began time.Time, stdout, stderr io.Writer) error {
 	var common commonFlags
 	common.register(fs)
 	dataDir := fs.String("data-dir", "", "persist Cosmos DB, Service Bus and Blob data in this folder (default: in memory)")
-	blob := fs.Bool("blob", true, "start Azurite for Blob Storage (installed by `make run` or scripts/install-test-deps.sh)")
+	blob := fs.Bool("blob", true, "start Azurite for Blob Storage (installed by make run or scripts/install-test-deps.sh)")
 	grace := fs.Duration("grace", 10*time.Second, "how long --exec commands get to exit after SIGTERM before they are killed")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	var execs execFlags
