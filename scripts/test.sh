@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of every module in go.work. Installs what the tests need first
-# (Azurite from npm, Chromium from Debian) unless -short is given.
+# Runs every test of every module in go.work, under the race detector. Installs what
+# the tests need first (Azurite from npm, Chromium and shellcheck from Debian).
+# With -short: unit tests only, no installs, no race detector (the fast loop).
 # Usage: scripts/test.sh [-short] [extra go test flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,5 +20,7 @@ for m in $mods; do pkgs+=("$m/..."); done
 
 echo "== go vet"
 go vet "${pkgs[@]}"
-echo "== go test"
-go test -count=1 -timeout 15m "$@" "${pkgs[@]}"
+race=(-race)
+$short && race=()
+echo "== go test ${race[*]}"
+go test -count=1 -timeout 15m "${race[@]}" "$@" "${pkgs[@]}"
