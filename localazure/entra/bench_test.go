@@ -4,54 +4,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-// measure runs b.N calls of op spread over goroutines and reports throughput and the
-// 99th-percentile latency. It returns the throughput for comparison with a ceiling.
-func measure(b *testing.B, goroutines int, op func() error) float64 {
-	b.Helper()
-	lat := make([][]time.Duration, goroutines)
-	var wg sync.WaitGroup
-	var failed sync.Once
-	b.ResetTimer()
-	start := time.Now()
-	for g := range goroutines {
-		n := b.N / goroutines
-		if g < b.N%goroutines {
-			n++
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l := make([]time.Duration, 0, n)
-			for range n {
-				t0 := time.Now()
-				if err := op(); err != nil {
-					failed.Do(func() { b.Error(err) })
-					return
-				}
-				l = append(l, time.Since(t0))
-			}
-			lat[g] = l
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	opsPerSec := float64(len(all)) / elapsed.Seconds()
-	b.ReportMetric(opsPerSec, "ops/s")
-	if len(all) > 0 {
-		b.ReportMetric(float64(all[(len(all)*99)/100].Microseconds()), "p99-µs")
-	}
-	return opsPerSec
-}
+	"github.com/contoso/orderflow/localazure/internal/benchkit"
+)
 
 // BenchmarkTokenIssuance: the client-assertion exchange (what every workload identity
 // credential does once an hour per scope), next to a stub that answers a fixed token.
@@ -82,9 +40,9 @@ func BenchmarkTokenIssuance(b *testing.B) {
 	}
 	for _, g := range []int{1, 16} {
 		var ceiling float64
-		b.Run(fmt.Sprintf("stub/goroutines=%d", g), func(b *testing.B) { ceiling = measure(b, g, exchange(stubEnv)) })
+		b.Run(fmt.Sprintf("stub/goroutines=%d", g), func(b *testing.B) { ceiling = benchkit.Measure(b, g, exchange(stubEnv)) })
 		b.Run(fmt.Sprintf("entra/goroutines=%d", g), func(b *testing.B) {
-			ops := measure(b, g, exchange(e))
+			ops := benchkit.Measure(b, g, exchange(e))
 			if ceiling > 0 {
 				b.ReportMetric(ops/ceiling, "fraction-of-stub")
 			}

@@ -3,55 +3,12 @@ package keyvault
 import (
 	"fmt"
 	"net/http"
-	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
-)
 
-// measure runs b.N calls of op spread over goroutines and reports throughput and the
-// 99th-percentile latency. It returns the throughput for comparison with a ceiling.
-func measure(b *testing.B, goroutines int, op func() error) float64 {
-	b.Helper()
-	lat := make([][]time.Duration, goroutines)
-	var wg sync.WaitGroup
-	var failed sync.Once
-	b.ResetTimer()
-	start := time.Now()
-	for g := range goroutines {
-		n := b.N / goroutines
-		if g < b.N%goroutines {
-			n++
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l := make([]time.Duration, 0, n)
-			for range n {
-				t0 := time.Now()
-				if err := op(); err != nil {
-					failed.Do(func() { b.Error(err) })
-					return
-				}
-				l = append(l, time.Since(t0))
-			}
-			lat[g] = l
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	opsPerSec := float64(len(all)) / elapsed.Seconds()
-	b.ReportMetric(opsPerSec, "ops/s")
-	if len(all) > 0 {
-		b.ReportMetric(float64(all[(len(all)*99)/100].Microseconds()), "p99-µs")
-	}
-	return opsPerSec
-}
+	"github.com/contoso/orderflow/localazure/internal/benchkit"
+)
 
 // stubVault answers like Key Vault and does nothing: the challenge without a token,
 // a fixed bundle with one. It is the ceiling the client and the network allow.
@@ -87,9 +44,9 @@ func BenchmarkGetSecret(b *testing.B) {
 	}
 	for _, g := range []int{1, 16} {
 		var ceiling float64
-		b.Run(fmt.Sprintf("stub/goroutines=%d", g), func(b *testing.B) { ceiling = measure(b, g, get(stubClient)) })
+		b.Run(fmt.Sprintf("stub/goroutines=%d", g), func(b *testing.B) { ceiling = benchkit.Measure(b, g, get(stubClient)) })
 		b.Run(fmt.Sprintf("keyvault/goroutines=%d", g), func(b *testing.B) {
-			ops := measure(b, g, get(real))
+			ops := benchkit.Measure(b, g, get(real))
 			if ceiling > 0 {
 				b.ReportMetric(ops/ceiling, "fraction-of-stub")
 			}
