@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -173,8 +172,10 @@ func TestBackendEndToEnd(t *testing.T) {
 		t.Fatalf("OrderCompleted = %+v, %v", d, err)
 	}
 
-	// A redelivery (the same event under another MessageId, past duplicate detection)
-	// changes nothing: same receipt, same order document, an identical event.
+	// A redelivery (the same event under another MessageId, past the queue's duplicate
+	// detection) changes nothing: same receipt, same order document, and the worker's
+	// re-publish of the identical OrderCompleted is dropped by the topic's duplicate
+	// detection, so subscribers see the event once.
 	raw, err := fe.ServiceBus.NewSender(fcfg.ServiceBus.OrdersQueue, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -186,11 +187,16 @@ func TestBackendEndToEnd(t *testing.T) {
 	if err := raw.SendMessage(ctx, &azservicebus.Message{MessageID: &dupID, Body: body}, nil); err != nil {
 		t.Fatal(err)
 	}
-	ev2 := receiveEvent(t, ctx, events, orders.CompletedEventID(o.ID))
-	b1, _ := json.Marshal(ev)
-	b2, _ := json.Marshal(ev2)
-	if !bytes.Equal(b1, b2) {
-		t.Errorf("re-published event differs:\n%s\n%s", b1, b2)
+	completedLine := `"msg":"order completed","service":"backend","order_id":"` + o.ID + `"`
+	waitFor(t, ctx, "the redelivery to be processed", func() bool {
+		if strings.Count(logs.String(), completedLine) >= 2 {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+		return false
+	})
+	if n := countEvents(t, ctx, events, orders.CompletedEventID(o.ID), 3*time.Second); n != 0 {
+		t.Errorf("the redelivery reached subscribers as %d more OrderCompleted event(s)", n)
 	}
 	after, _ := store.GetByCustomer(ctx, o.CustomerID, o.ID)
 	if after.ETag != done1.ETag {
@@ -287,6 +293,26 @@ func receiveEvent(t *testing.T, ctx context.Context, r *servicebus.Receiver, id 
 		return found
 	})
 	return ev
+}
+
+// countEvents receives from r for the whole of wait and counts the messages whose
+// MessageId is id, completing everything it receives.
+func countEvents(t *testing.T, ctx context.Context, r *servicebus.Receiver, id string, wait time.Duration) int {
+	t.Helper()
+	n := 0
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		c, cancel := context.WithDeadline(ctx, deadline)
+		ms, _ := r.Receive(c, 10)
+		cancel()
+		for _, m := range ms {
+			_ = r.Complete(ctx, m)
+			if m.ID == id {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
