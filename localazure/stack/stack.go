@@ -214,7 +214,9 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
-			if err := s.broker.Serve(ln); err != nil && !errors.Is(err, servicebus.ErrClosed) {
+			// net.ErrClosed: Close shuts the AMQPS mux before the broker, so its
+			// listener may report closing first. Neither is a failure.
+			if err := s.broker.Serve(ln); err != nil && !errors.Is(err, servicebus.ErrClosed) && !errors.Is(err, net.ErrClosed) {
 				s.log.Error("service bus stopped accepting", "err", err)
 			}
 		}()
