@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Installs what the integration, deployment and browser tests need, so that a fresh
 # machine runs every test with one command. Idempotent: quick when all is installed.
-#   - Azurite (the Blob emulator) from npm, pinned in localazure/azurite/package.json
+#   - Azurite (the Blob emulator) and the JavaScript Azure SDKs from npm, pinned by lock files
 #   - Chromium (browser tests) and shellcheck (script lint) from Debian's packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ -f localazure/azurite/package.json && ! -x localazure/azurite/node_modules/.bin/azurite-blob ]]; then
-  command -v npm >/dev/null || { echo "npm is required to install Azurite (install Node.js 20+)" >&2; exit 1; }
-  echo "== installing Azurite from npm into localazure/azurite (about a minute the first time)"
-  (cd localazure/azurite && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# npm packages, each pinned by its package-lock.json: Azurite, and the JavaScript
+# Azure SDKs the interop tests drive the stand-ins with.
+for dir in localazure/azurite localazure/interop; do
+  [[ -f $dir/package-lock.json ]] || continue
+  # npm ci leaves this file last; its absence means no (complete) install yet.
+  [[ -f $dir/node_modules/.package-lock.json ]] && continue
+  command -v npm >/dev/null || { echo "npm is required to install $dir (install Node.js 20+)" >&2; exit 1; }
+  echo "== installing $dir from npm (about a minute the first time)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+done
 
 need=()
 command -v chromium >/dev/null || need+=(chromium)
