@@ -29,11 +29,14 @@ export function errInfo(e) {
 
 // step runs fn and stores its result (or the error) under name in out.
 export async function step(out, name, fn) {
+  const began = Date.now();
   try {
     out[name] = (await fn()) ?? "ok";
   } catch (e) {
     out[name] = errInfo(e);
   }
+  // Progress on stderr, which the Go tests show when a script fails or hangs.
+  console.error(`step ${name}: ${Date.now() - began} ms`);
 }
 
 export function report(out) {

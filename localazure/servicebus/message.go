@@ -43,7 +43,22 @@ func parseMessage(b []byte) (*msgData, error) {
 	if err := msg.Unmarshal(b); err != nil {
 		return nil, fmt.Errorf("decoding message: %w", err)
 	}
-	return dataOf(&msg, len(b)), nil
+	d := dataOf(&msg, len(b))
+	if d.messageID == "" {
+		// Service Bus gives every message a message-id: one the sender left out is
+		// assigned by the broker (32 hex digits), and clients rely on it (the
+		// JavaScript SDK keys its lock renewal by messageId and fails to close a
+		// receiver holding a message without one).
+		if msg.Properties == nil {
+			msg.Properties = &amqp.Properties{}
+		}
+		var id [16]byte
+		_, _ = rand.Read(id[:])
+		d.messageID = hex.EncodeToString(id[:])
+		msg.Properties.MessageID = d.messageID
+		msg.TouchProperties()
+	}
+	return d, nil
 }
 
 func dataOf(msg *amqp.Message, size int) *msgData {
