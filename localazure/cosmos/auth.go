@@ -162,15 +162,18 @@ func (s *Server) verifyMaster(q *request, date, sig, link string) bool {
 	return hmac.Equal(got, want)
 }
 
-// audiences accepted for Entra tokens: SDKs ask for "<scheme>://<account host>/.default"
-// with the port dropped, so the request's host, the configured endpoint's host, the
-// local names and the public Cosmos audience are all valid.
+// audiences accepted for Entra tokens: SDKs ask for "<scheme>://<account host>/.default",
+// the Go SDK with the port dropped and the JavaScript SDK with the endpoint's port
+// kept, so the request's host with and without its port, the configured endpoint's
+// host, the local names and the public Cosmos audience are all valid.
 func (s *Server) audiences(r *http.Request) []string {
 	host := r.Host
+	auds := make([]string, 0, 6+len(s.audExtra))
 	if h, _, err := net.SplitHostPort(host); err == nil {
+		auds = append(auds, "https://"+host) // host:port as the request named it
 		host = h
 	}
-	auds := []string{"https://" + host, "https://localhost", "https://127.0.0.1", "https://cosmos.azure.com"}
+	auds = append(auds, "https://"+host, "https://localhost", "https://127.0.0.1", "https://cosmos.azure.com")
 	return append(auds, s.audExtra...)
 }
 

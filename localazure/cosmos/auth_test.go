@@ -130,6 +130,9 @@ func TestTokenValidation(t *testing.T) {
 		"garbage":        {"not.a.jwt", 401},
 		"public aud":     {sharedIssuer().Token(oidContributor, "https://cosmos.azure.com", time.Hour), 404},
 		"127.0.0.1 aud":  {sharedIssuer().Token(oidContributor, "https://127.0.0.1", time.Hour), 404},
+		// The JavaScript SDK asks for "<endpoint origin>/.default", port included.
+		"endpoint with port aud": {sharedIssuer().Token(oidContributor, strings.TrimSuffix(e.endpoint, "/"), time.Hour), 404},
+		"other port aud":         {sharedIssuer().Token(oidContributor, "https://localhost:1", time.Hour), 401},
 	} {
 		resp, body := e.do("GET", path, nil, map[string]string{"Authorization": "type=aad&ver=1.0&sig=" + tc.tok, "x-ms-documentdb-partitionkey": pkh})
 		if resp.StatusCode != tc.want {

@@ -25,6 +25,18 @@ type patchBody struct {
 	Operations []patchOp `json:"operations"`
 }
 
+// UnmarshalJSON accepts both forms the gateway takes: {"condition", "operations"}
+// (Go, .NET, Java) and a bare array of operations, which the JavaScript SDK sends
+// when item.patch is given an array.
+func (pb *patchBody) UnmarshalJSON(b []byte) error {
+	if t := strings.TrimLeft(string(b), " \t\r\n"); strings.HasPrefix(t, "[") {
+		pb.Condition = ""
+		return json.Unmarshal(b, &pb.Operations)
+	}
+	type plain patchBody
+	return json.Unmarshal(b, (*plain)(pb))
+}
+
 // patch applies a partial update (PATCH .../docs/{id}) atomically.
 func (s *Server) patch(q *request, c *collection, key, id string) *apiError {
 	body, e := readBody(q.r)
