@@ -10,7 +10,8 @@ import (
 // Azurite over https: upload, download and list in attachments. (Azurite does not
 // enforce role assignments, so a refused write is not tested.)
 func TestBlob(t *testing.T) {
-	if missing == "" && !hasBlob {
+	requireNode(t)
+	if !hasBlob {
 		t.Skip("Azurite is not installed (-short): run scripts/install-test-deps.sh")
 	}
 	var got struct {

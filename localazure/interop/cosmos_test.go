@@ -13,12 +13,14 @@ type cosmosReport struct {
 }
 
 func TestCosmosKey(t *testing.T) {
+	requireNode(t)
 	var got cosmosReport
 	runNode(t, "cosmos.mjs", "backend", map[string]string{"COSMOS_KEY": st.Endpoints().CosmosKey}, &got, "key")
 	checkCosmos(t, got)
 }
 
 func TestCosmosAAD(t *testing.T) {
+	requireNode(t)
 	var got cosmosReport
 	runNode(t, "cosmos.mjs", "frontend", nil, &got, "aad")
 	checkCosmos(t, got)

@@ -14,6 +14,7 @@ type tokenInfo struct {
 // TestIdentity: @azure/identity's WorkloadIdentityCredential (MSAL Node) exchanges the
 // projected service-account token at the local Entra for a token per data plane.
 func TestIdentity(t *testing.T) {
+	requireNode(t)
 	var got map[string]tokenInfo
 	runNode(t, "identity.mjs", "frontend", nil, &got)
 	env := st.Env("frontend")

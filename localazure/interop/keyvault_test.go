@@ -8,6 +8,7 @@ import (
 // TestKeyVault: @azure/keyvault-secrets as the frontend (Key Vault Secrets User) reads
 // and lists secrets and is refused a write.
 func TestKeyVault(t *testing.T) {
+	requireNode(t)
 	var got struct {
 		Get struct {
 			Name, ContentType, Version, Error string

@@ -76,9 +76,7 @@ func flagParse() {
 // stdout line into out.
 func runNode(t *testing.T, script, workload string, extra map[string]string, out any, args ...string) {
 	t.Helper()
-	if missing != "" {
-		t.Skip(missing)
-	}
+	requireNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
@@ -106,6 +104,15 @@ func runNode(t *testing.T, script, workload string, extra map[string]string, out
 	}
 	if testing.Verbose() {
 		t.Logf("report: %s", last)
+	}
+}
+
+// requireNode skips the test (in -short runs; full runs fail in TestMain) when the
+// JavaScript SDKs are not installed. Tests call it before touching st.
+func requireNode(t *testing.T) {
+	t.Helper()
+	if missing != "" {
+		t.Skip(missing)
 	}
 }
 

@@ -50,6 +50,7 @@ func decode(t *testing.T, step string, raw json.RawMessage, v any) bool {
 }
 
 func TestServiceBusToken(t *testing.T) {
+	requireNode(t)
 	var got sbReport
 	runNode(t, "servicebus.mjs", "frontend", backendIdentity(), &got, "token")
 	checkServiceBus(t, got)
@@ -65,6 +66,7 @@ func TestServiceBusToken(t *testing.T) {
 }
 
 func TestServiceBusConnectionString(t *testing.T) {
+	requireNode(t)
 	var got sbReport
 	runNode(t, "servicebus.mjs", "frontend", map[string]string{"SERVICEBUS_CONNECTION_STRING": st.Endpoints().ServiceBusConnectionString}, &got, "connstr")
 	checkServiceBus(t, got)
