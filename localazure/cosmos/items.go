@@ -279,15 +279,9 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 			return errBadRequest("The id in the request body ('" + bodyID + "') does not match the id in the request URI ('" + id + "').")
 		}
 		p := c.partitionFor(bodyKey, true)
-		p.mu.Lock()
-		prev := s.live(c, p.docs[id])
-		if prev == nil {
-			p.mu.Unlock()
-			return errDocNotFound()
-		}
-		if im := q.r.Header.Get("If-Match"); im != "" && im != "*" && im != prev.etag {
-			p.mu.Unlock()
-			return errPrecondition()
+		prev, e := s.lockLiveItem(c, p, id, q.r.Header.Get("If-Match"))
+		if e != nil {
+			return e
 		}
 		if e := s.checkUnique(c, m, id, s.partitionView(c, p)); e != nil {
 			p.mu.Unlock()
@@ -304,15 +298,9 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 		if p == nil {
 			return errDocNotFound()
 		}
-		p.mu.Lock()
-		prev := s.live(c, p.docs[id])
-		if prev == nil {
-			p.mu.Unlock()
-			return errDocNotFound()
-		}
-		if im := q.r.Header.Get("If-Match"); im != "" && im != "*" && im != prev.etag {
-			p.mu.Unlock()
-			return errPrecondition()
+		prev, e := s.lockLiveItem(c, p, id, q.r.Header.Get("If-Match"))
+		if e != nil {
+			return e
 		}
 		delete(p.docs, id)
 		p.mu.Unlock()
@@ -349,4 +337,21 @@ func (s *Server) docIDByRID(c *collection, key, id string) string {
 		}
 	}
 	return id
+}
+
+// lockLiveItem locks partition p and returns its live item id, checking ifMatch
+// ("" or "*" match any etag). On success p.mu is held and the caller unlocks it; on
+// an error (404 missing or expired, 412 stale etag) it is already released.
+func (s *Server) lockLiveItem(c *collection, p *partition, id, ifMatch string) (*document, *apiError) {
+	p.mu.Lock()
+	prev := s.live(c, p.docs[id])
+	if prev == nil {
+		p.mu.Unlock()
+		return nil, errDocNotFound()
+	}
+	if ifMatch != "" && ifMatch != "*" && ifMatch != prev.etag {
+		p.mu.Unlock()
+		return nil, errPrecondition()
+	}
+	return prev, nil
 }

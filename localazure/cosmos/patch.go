@@ -51,15 +51,9 @@ func (s *Server) patch(q *request, c *collection, key, id string) *apiError {
 	if p == nil {
 		return errDocNotFound()
 	}
-	p.mu.Lock()
-	prev := s.live(c, p.docs[id])
-	if prev == nil {
-		p.mu.Unlock()
-		return errDocNotFound()
-	}
-	if im := q.r.Header.Get("If-Match"); im != "" && im != "*" && im != prev.etag {
-		p.mu.Unlock()
-		return errPrecondition()
+	prev, e := s.lockLiveItem(c, p, id, q.r.Header.Get("If-Match"))
+	if e != nil {
+		return e
 	}
 	d, e := s.applyPatch(c, prev, pb)
 	if e == nil {
