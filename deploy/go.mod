@@ -84,3 +84,7 @@ require (
 require github.com/contoso/orderflow/platform v0.0.0-00010101000000-000000000000
 
 replace github.com/contoso/orderflow/platform => ../platform
+
+require github.com/contoso/orderflow/localazure v0.0.0
+
+replace github.com/contoso/orderflow/localazure => ../localazure

@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/contoso/orderflow/platform/config"
+
+	localconfig "github.com/contoso/orderflow/localazure/config"
 )
 
 // names is docs/names.md, parsed: the single list every layer is checked against.
@@ -193,61 +194,15 @@ func TestNamesAgreeEverywhere(t *testing.T) {
 	}
 }
 
-type localAzureFile struct {
-	UserConfig struct {
-		Namespaces []struct {
-			Name   string
-			Queues []struct {
-				Name       string
-				Properties struct {
-					LockDuration                     string
-					MaxDeliveryCount                 int
-					RequiresDuplicateDetection       bool
-					DeadLetteringOnMessageExpiration bool
-				}
-			}
-			Topics []struct {
-				Name          string
-				Subscriptions []struct{ Name string }
-			}
-		}
-	}
-	LocalAzure struct {
-		Workloads []struct {
-			Name, Namespace, ServiceAccount string
-		} `json:"workloads"`
-		RoleAssignments []struct {
-			Principal, Role, Scope string
-		} `json:"roleAssignments"`
-		KeyVault struct {
-			Secrets []struct{ Name string } `json:"secrets"`
-		} `json:"keyVault"`
-		Cosmos struct {
-			Databases []struct {
-				ID         string `json:"id"`
-				Containers []struct {
-					ID               string `json:"id"`
-					PartitionKeyPath string `json:"partitionKeyPath"`
-				} `json:"containers"`
-			} `json:"databases"`
-		} `json:"cosmos"`
-		Storage struct {
-			Containers []string `json:"containers"`
-		} `json:"storage"`
-	}
-}
-
-func readLocalAzure(t testing.TB) localAzureFile {
+// readLocalAzure loads localazure.json with the stand-ins' own strict loader, so
+// these checks read the file exactly as `localazure up` does.
+func readLocalAzure(t testing.TB) *localconfig.Config {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "localazure.json"))
+	c, err := localconfig.Load(filepath.Join(repoRoot(t), "localazure.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f localAzureFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatalf("localazure.json: %v", err)
-	}
-	return f
+	return c
 }
 
 // TestEveryVariableIsOneTheServicesRead: a misspelt variable in a manifest or in

@@ -13,39 +13,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 	"time"
-)
 
-// seedConfig is the part of localazure.json this command reads (decoded loosely: the
-// file's owner, localazure/config, validates it strictly).
-type seedConfig struct {
-	LocalAzure struct {
-		KeyVault struct {
-			Secrets []struct {
-				Name        string `json:"name"`
-				Value       string `json:"value"`
-				ContentType string `json:"contentType"`
-			} `json:"secrets"`
-		} `json:"keyVault"`
-		Cosmos struct {
-			Databases []struct {
-				ID         string `json:"id"`
-				Containers []struct {
-					ID               string `json:"id"`
-					PartitionKeyPath string `json:"partitionKeyPath"`
-				} `json:"containers"`
-			} `json:"databases"`
-		} `json:"cosmos"`
-		Storage struct {
-			Containers []string `json:"containers"`
-		} `json:"storage"`
-	} `json:"LocalAzure"`
-}
+	"github.com/contoso/orderflow/localazure/config"
+)
 
 func main() {
 	path := flag.String("config", "localazure.json", "localazure.json to read the resources from")
@@ -54,24 +29,22 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("emuseed: ")
 
-	b, err := os.ReadFile(*path)
+	// The same strict loader as `localazure up`: a file the stand-ins would refuse is
+	// refused here too, with the same field-naming message.
+	cfg, err := config.Load(*path)
 	if err != nil {
 		log.Fatal(err)
 	}
-	var cfg seedConfig
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		log.Fatalf("%s: %v", *path, err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), *wait)
 	defer cancel()
-	if err := seed(ctx, cfg, os.Getenv, log.Printf); err != nil {
+	if err := seed(ctx, cfg.LocalAzure, os.Getenv, log.Printf); err != nil {
 		log.Fatal(err)
 	}
 }
 
 // seed creates every resource, each step retried until ctx ends.
-func seed(ctx context.Context, cfg seedConfig, getenv func(string) string, logf func(string, ...any)) error {
-	steps, err := plan(cfg, getenv)
+func seed(ctx context.Context, la config.LocalAzure, getenv func(string) string, logf func(string, ...any)) error {
+	steps, err := plan(la, getenv)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/contoso/orderflow/localazure/config"
 )
 
 // fakes records what the emulators were asked and answers like them.
@@ -134,10 +136,7 @@ func TestSeedCreatesOnceAndIsIdempotent(t *testing.T) {
 		"STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=" + blob.URL + "/devstoreaccount1;",
 		"KEYVAULT_URL":              kv.URL + "/",
 	}
-	var cfg seedConfig
-	if err := json.Unmarshal([]byte(testConfig), &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testLocalAzure(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var logs []string
@@ -168,15 +167,41 @@ func TestSeedCreatesOnceAndIsIdempotent(t *testing.T) {
 }
 
 func TestSeedNeedsItsSettings(t *testing.T) {
-	var cfg seedConfig
-	json.Unmarshal([]byte(testConfig), &cfg)
-	if _, err := plan(cfg, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "COSMOS_ENDPOINT") {
+	if _, err := plan(testLocalAzure(t), func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "COSMOS_ENDPOINT") {
 		t.Fatalf("want a missing-setting error, got %v", err)
 	}
-	if v, _ := secretValue("literal"); v != "literal" {
-		t.Fatal("a literal value must pass through")
+}
+
+// testLocalAzure decodes testConfig's LocalAzure section, the part seeding reads.
+func testLocalAzure(t *testing.T) config.LocalAzure {
+	t.Helper()
+	var f struct{ LocalAzure config.LocalAzure }
+	if err := json.Unmarshal([]byte(testConfig), &f); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := secretValue("generate:0"); err == nil {
-		t.Fatal("generate:0 accepted")
+	return f.LocalAzure
+}
+
+// TestPlanFromTheRepositoryConfig loads the project's own localazure.json with the
+// stand-ins' strict loader, as main does, and plans one step per resource in it.
+func TestPlanFromTheRepositoryConfig(t *testing.T) {
+	cfg, err := config.Load("../../../localazure.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"COSMOS_ENDPOINT": "https://127.0.0.1:8081/", "COSMOS_KEY": "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==",
+		"STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;", // Azurite's published well-known key
+		"KEYVAULT_URL":              "https://127.0.0.1:8443/"}
+	steps, err := plan(cfg.LocalAzure, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	la := cfg.LocalAzure
+	want := len(la.KeyVault.Secrets) + len(la.Storage.Containers)
+	for _, db := range la.Cosmos.Databases {
+		want += 1 + len(db.Containers)
+	}
+	if len(steps) != want || want == 0 {
+		t.Fatalf("planned %d steps, want %d (one per resource)", len(steps), want)
 	}
 }

@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -17,11 +13,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+
+	"github.com/contoso/orderflow/localazure/config"
 )
 
 // plan turns the configuration into steps, failing early on a missing setting.
-func plan(cfg seedConfig, getenv func(string) string) ([]step, error) {
-	la := cfg.LocalAzure
+func plan(la config.LocalAzure, getenv func(string) string) ([]step, error) {
 	var steps []step
 	if len(la.Cosmos.Databases) > 0 {
 		endpoint, key := getenv("COSMOS_ENDPOINT"), getenv("COSMOS_KEY")
@@ -100,7 +97,7 @@ func plan(cfg seedConfig, getenv func(string) string) ([]step, error) {
 				if !isStatus(err, http.StatusNotFound) {
 					return err
 				}
-				value, err := secretValue(s.Value)
+				value, err := s.ResolveValue(nil)
 				if err != nil {
 					return err
 				}
@@ -110,22 +107,6 @@ func plan(cfg seedConfig, getenv func(string) string) ([]step, error) {
 		}
 	}
 	return steps, nil
-}
-
-// secretValue implements localazure.json's value forms: "generate:N" is N random
-// bytes, base64; anything else is the literal value.
-func secretValue(v string) (string, error) {
-	n, ok := strings.CutPrefix(v, "generate:")
-	if !ok {
-		return v, nil
-	}
-	size, err := strconv.Atoi(n)
-	if err != nil || size < 1 || size > 1024 {
-		return "", fmt.Errorf("value %q: want generate:<1..1024>", v)
-	}
-	b := make([]byte, size)
-	rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b), nil
 }
 
 // exists treats "already there" (409) as success.
