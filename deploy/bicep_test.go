@@ -11,7 +11,7 @@ import (
 )
 
 // No Bicep compiler runs here (the GitHub workflow builds and lints); these tests read
-// the .bicep text for the choices that must not regress. Facts: bicep-facts.md.
+// the .bicep text for the choices that must not regress. Each fact cites its public source.
 
 func bicepFiles(t testing.TB) map[string]string {
 	t.Helper()
@@ -45,7 +45,8 @@ func stripComments(src string) string {
 	return b.String()
 }
 
-// API versions checked against bicep-facts §0 (newest GA in Bicep v0.46.1); child
+// API versions: the newest GA version of each type in Bicep v0.46.1's type library
+// (Azure/bicep-types-az generated/<provider>/<ns>/<version>/types.md, checked 2026-11-26); child
 // types use their parent's version.
 var apiVersions = map[string]string{
 	"Microsoft.ContainerService/managedClusters":        "2026-05-01",
@@ -73,17 +74,17 @@ func TestBicepAPIVersionsAreTheCheckedOnes(t *testing.T) {
 			parent := parts[0] + "/" + parts[1]
 			want, ok := apiVersions[parent]
 			if !ok {
-				t.Errorf("%s: %s has no checked API version; add it to bicep-facts and this table", file, typ)
+				t.Errorf("%s: %s has no checked API version; check its newest GA version in Azure/bicep-types-az and add it to this table", file, typ)
 				continue
 			}
 			if ver != want {
-				t.Errorf("%s: %s@%s, want @%s (bicep-facts §0)", file, typ, ver, want)
+				t.Errorf("%s: %s@%s, want @%s (the checked version in apiVersions)", file, typ, ver, want)
 			}
 		}
 	}
 }
 
-// The linter's no-hardcoded-env-urls list (bicep-facts §3) plus the data-plane suffixes.
+// The linter's no-hardcoded-env-urls list (Azure/bicep src/Bicep.Core/Analyzers/Linter/Rules/NoHardcodedEnvironmentUrlsRule.cs) plus the data-plane suffixes.
 func TestBicepHasNoHardCodedCloudURLs(t *testing.T) {
 	hosts := []string{"management.azure.com", "login.microsoftonline.com", "core.windows.net", "vault.azure.net",
 		"database.windows.net", "documents.azure.com", "servicebus.windows.net", "azurecr.io"}
@@ -121,7 +122,7 @@ func TestBicepSecuritySettings(t *testing.T) {
 		}
 	}
 	// Every role assignment: a deterministic guid() name and, for the managed
-	// identities, principalType ServicePrincipal (bicep-facts §1 roleAssignments).
+	// identities, principalType ServicePrincipal (https://learn.microsoft.com/azure/azure-resource-manager/bicep/scenarios-rbac).
 	raRE := regexp.MustCompile(`(?s)resource \w+ 'Microsoft.Authorization/roleAssignments@[\w-]+' = (.*?)\n[}\]]`)
 	n := 0
 	for file, src := range files {
@@ -136,15 +137,50 @@ func TestBicepSecuritySettings(t *testing.T) {
 	if n < 8 {
 		t.Errorf("found %d role assignment resources, expected the per-scope loops", n)
 	}
-	// The built-in role GUIDs, against bicep-facts §2 when the notes are at hand.
-	facts := filepath.Join(repoRoot(t), "..", "shared", "notes", "bicep-facts.md")
-	if b, err := os.ReadFile(facts); err == nil {
-		for _, m := range regexp.MustCompile(`'([0-9a-f-]{36})'`).FindAllStringSubmatch(files["modules/roles.bicep"], -1) {
-			if !strings.HasPrefix(m[1], "00000000") && !strings.Contains(string(b), m[1]) {
-				t.Errorf("roles.bicep: %s is not a role GUID listed in bicep-facts §2", m[1])
-			}
+	// Every role GUID in roles.bicep is the built-in role its key names.
+	for key, id := range roleIDsInBicep(t, files["modules/roles.bicep"]) {
+		want, ok := builtInRoleIDs[key]
+		if !ok {
+			t.Errorf("roles.bicep: %s is not in builtInRoleIDs; add it with its name from the built-in roles page", key)
+			continue
+		}
+		if id != want.id {
+			t.Errorf("roles.bicep: %s = %s, but %q is %s", key, id, want.name, want.id)
 		}
 	}
+}
+
+// builtInRoleIDs are the Azure built-in roles the template assigns, as listed on
+// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
+// (checked 2026-12-02). A built-in role's GUID is the same in every tenant.
+var builtInRoleIDs = map[string]struct{ name, id string }{
+	"keyVaultSecretsUser":        {"Key Vault Secrets User", "4633458b-17de-408a-b874-0445c86b69e6"},
+	"keyVaultSecretsOfficer":     {"Key Vault Secrets Officer", "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"},
+	"storageBlobDataContributor": {"Storage Blob Data Contributor", "ba92f5b4-2d11-453d-a403-e96b0029c9fe"},
+	"storageBlobDataReader":      {"Storage Blob Data Reader", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"},
+	"serviceBusDataSender":       {"Azure Service Bus Data Sender", "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"},
+	"serviceBusDataReceiver":     {"Azure Service Bus Data Receiver", "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"},
+	"serviceBusDataOwner":        {"Azure Service Bus Data Owner", "090c5cfd-751d-490a-894a-3ce6f1109419"},
+	"acrPull":                    {"AcrPull", "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
+	"aksRbacClusterAdmin":        {"Azure Kubernetes Service RBAC Cluster Admin", "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"},
+}
+
+// roleIDsInBicep reads the `key: 'guid'` entries of roles.bicep's roleIds object.
+func roleIDsInBicep(t *testing.T, src string) map[string]string {
+	t.Helper()
+	start := strings.Index(src, "var roleIds = {")
+	if start < 0 {
+		t.Fatal("roles.bicep: no `var roleIds = {`")
+	}
+	body, _, _ := strings.Cut(src[start:], "\n}")
+	out := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*(\w+): '([0-9a-f-]{36})'`).FindAllStringSubmatch(body, -1) {
+		out[m[1]] = m[2]
+	}
+	if len(out) < 5 {
+		t.Fatalf("roles.bicep: read only %d role ids", len(out))
+	}
+	return out
 }
 
 // roleNames maps roles.bicep keys to the Azure role names localazure.json uses.

@@ -9,7 +9,7 @@ import (
 
 // KEDA v1alpha1 types, trimmed to the fields of the CRD schemas this project may use
 // (KEDA config/crd/bases/keda.sh_scaledobjects.yaml and keda.sh_triggerauthentications.yaml,
-// KD content/docs/2.21/reference/scaledobject-spec.md; bicep-facts §4). Decoded strictly, so
+// kedacore/keda-docs content/docs/2.21/reference/scaledobject-spec.md). Decoded strictly, so
 // a misspelt or unsupported field fails the test instead of being dropped by the API server.
 
 type scaledObject struct {

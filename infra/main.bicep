@@ -1,7 +1,7 @@
 // orderflow on AKS with Microsoft Entra Workload ID: cluster, registry, monitoring,
 // one identity per service with a federated credential per service account, and the
 // data services with least-privilege role assignments scoped as narrowly as Azure allows.
-// Facts behind each non-obvious choice: /work/shared/notes/bicep-facts.md (cited as §n).
+// Each non-obvious choice cites its public source next to it.
 // Deploy with scripts/deploy.sh; the outputs feed deploy/overlays/aks/aks.env.
 targetScope = 'resourceGroup'
 
@@ -21,10 +21,10 @@ param deployerPrincipalId string = ''
 @description('User, Group or ServicePrincipal. A plain string (no @allowed) so main.bicepparam can read it from the environment; ARM validates it.')
 param deployerPrincipalType string = 'User'
 
-@description('Container Insights through the omsagent add-on (GA path, §1) and its data collection rule.')
+@description('Container Insights through the omsagent add-on (the GA path; azureMonitorProfile.containerInsights is preview) and its data collection rule.')
 param enableContainerInsights bool = false
 
-@description('Managed Prometheus: Azure Monitor workspace + DCE + DCR + association (§1).')
+@description('Managed Prometheus: Azure Monitor workspace + DCE + DCR + association (Azure/prometheus-collector FullAzureMonitorMetricsProfile.bicep).')
 param enableManagedPrometheus bool = false
 
 param systemNodeVmSize string = 'Standard_D2s_v5'
@@ -37,7 +37,8 @@ param systemNodeMaxCount int = 3
 var k8sNamespace = 'orderflow'
 var frontendServiceAccount = 'frontend'
 var backendServiceAccount = 'backend'
-// The KEDA add-on's operator: the scaler always presents this SA's token (§4).
+// The KEDA add-on's operator: the scaler always presents this SA's token
+// (https://keda.sh/docs/2.21/authentication-providers/azure-ad-workload-identity/).
 var kedaNamespace = 'kube-system'
 var kedaServiceAccount = 'keda-operator'
 var cosmosDatabaseName = 'orderflow'
@@ -139,7 +140,8 @@ module backendIdentity 'modules/identity.bicep' = {
 }
 
 // KEDA's azure-servicebus scaler runs inside keda-operator and exchanges that SA's
-// token; identityId only picks the client id (§4, KEDA azure_aad_workload_identity.go).
+// token; identityId only picks the client id (kedacore/keda
+// pkg/scalers/azure/azure_aad_workload_identity.go).
 // A dedicated identity keeps the scaler's right (read queue runtime properties) off
 // the backend identity, and the backend's data rights off the operator.
 module scalerIdentity 'modules/identity.bicep' = {
@@ -208,7 +210,8 @@ module serviceBus 'modules/servicebus.bicep' = {
       { principalId: backendIdentity.outputs.principalId, roleId: roleIds.serviceBusDataReceiver }
       // The scaler calls GetQueueRuntimeProperties (a manage operation). Receiver is
       // unverified for it (kedacore/keda#7822); AKS's walkthrough uses Data Owner on the
-      // namespace. Narrowest documented option: Data Owner on this one queue (§4).
+      // namespace (https://learn.microsoft.com/azure/aks/keda-workload-identity).
+      // Narrowest documented option: Data Owner on this one queue.
       { principalId: scalerIdentity.outputs.principalId, roleId: roleIds.serviceBusDataOwner }
     ]
     topicAssignments: [

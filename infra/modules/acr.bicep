@@ -12,7 +12,8 @@ resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' = {
   properties: {
     adminUserEnabled: false
     anonymousPullEnabled: false
-    // AcrPull is ignored in ABAC repository-permission mode (bicep-facts §1 ACR),
+    // AcrPull is ignored in ABAC repository-permission mode
+    // (https://learn.microsoft.com/azure/container-registry/container-registry-rbac-abac-repository-permissions),
     // so keep the legacy mode the AcrPull assignment relies on.
     roleAssignmentMode: 'LegacyRegistryPermissions'
   }

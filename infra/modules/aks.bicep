@@ -1,7 +1,8 @@
 // AKS cluster: OIDC issuer + workload identity + KEDA add-on, Azure CNI overlay
 // powered by Cilium (dataplane and network policy), one system pool, Entra ID with
 // Azure RBAC for Kubernetes and no local accounts.
-// Property paths: bicep-facts §1 managedClusters (BTA ContainerService 2026-05-01).
+// Property paths: https://github.com/Azure/bicep-types-az, generated/containerservice
+// Microsoft.ContainerService 2026-05-01 managedClusters.
 import { roleIds } from 'roles.bicep'
 
 param location string
@@ -49,7 +50,8 @@ resource cluster 'Microsoft.ContainerService/managedClusters@2026-05-01' = {
       managed: true
       enableAzureRBAC: true
     }
-    // Only valid on Entra-enabled clusters (bicep-facts §1), which this is.
+    // Only valid on Entra-enabled clusters
+    // (https://learn.microsoft.com/azure/aks/manage-local-accounts-managed-azure-ad), which this is.
     disableLocalAccounts: true
     networkProfile: {
       // Cilium = plugin azure + overlay + dataplane cilium; policy cilium as AVM does
@@ -78,7 +80,8 @@ resource cluster 'Microsoft.ContainerService/managedClusters@2026-05-01' = {
       }
     ]
     // GA Container Insights is the omsagent add-on; azureMonitorProfile.containerInsights
-    // is preview-only (bicep-facts §1).
+    // is preview-only (https://github.com/Azure/bicep-registry-modules,
+    // avm/res/container-service/managed-cluster uses addonProfiles.omsagent).
     addonProfiles: enableContainerInsights
       ? {
           omsagent: {

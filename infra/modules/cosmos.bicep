@@ -64,7 +64,8 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
 }
 
 // Data-plane RBAC scoped to the database: the narrowest scope that still lets the
-// services use every container they need ('${account.id}/dbs/<db>', bicep-facts §1).
+// services use every container they need ('${account.id}/dbs/<db>',
+// https://learn.microsoft.com/azure/cosmos-db/nosql/security/reference-data-plane-roles).
 resource dataContributors 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2026-03-15' = [
   for principalId in contributorPrincipalIds: {
     parent: account

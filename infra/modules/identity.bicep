@@ -2,7 +2,8 @@
 // Parallel FIC writes on one identity fail with 409
 // ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity, so the loop
 // runs one at a time (@batchSize(1)); different identities still deploy in parallel
-// (bicep-facts §1 federatedIdentityCredentials; Azure/bicep#10928).
+// (https://learn.microsoft.com/entra/workload-id/workload-identity-federation-considerations;
+// https://github.com/Azure/bicep/issues/10928).
 param location string
 param name string
 @description('OIDC issuer URL of the AKS cluster.')

@@ -20,8 +20,9 @@ resource vault 'Microsoft.KeyVault/vaults@2026-02-01' = {
       family: 'A'
       name: 'standard'
     }
-    // 2026-02-01 defaults to RBAC for new vaults but BTA's text still says false:
-    // set it explicitly (bicep-facts §1 KeyVault).
+    // 2026-02-01 defaults to RBAC for new vaults, but the resource schema's text
+    // (Azure/bicep-types-az, Microsoft.KeyVault 2026-02-01) still says false: set it
+    // explicitly (https://learn.microsoft.com/azure/key-vault/general/access-control-default).
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 7

@@ -1,6 +1,7 @@
 // Managed Prometheus: the cluster flag alone is not enough; it needs an Azure Monitor
 // workspace, a DCE, a DCR for stream Microsoft-PrometheusMetrics and a DCR association
-// on the cluster (bicep-facts §1, Azure/prometheus-collector FullAzureMonitorMetricsProfile.bicep).
+// on the cluster (https://github.com/Azure/prometheus-collector,
+// AddonBicepTemplate/FullAzureMonitorMetricsProfile.bicep).
 param location string
 param clusterName string
 param workspaceName string

@@ -1,5 +1,6 @@
 // Built-in role definition GUIDs used in this template, in one place.
-// Source: AZD role-based-access-control/built-in-roles.md (see /work/shared/notes/bicep-facts.md §2).
+// Source: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
+// (MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles.md).
 // Exported so every module refers to the same values (Bicep compile-time import).
 
 @export()

@@ -1,6 +1,7 @@
 // Storage account with shared keys off (Entra only) and two private blob containers.
 // Roles are assigned per container, not per account: the narrowest scope Azure RBAC
-// allows for blobs (AVM storage-account/blob-service/container; bicep-facts §1 Storage).
+// allows for blobs (https://github.com/Azure/bicep-registry-modules,
+// avm/res/storage/storage-account/blob-service/container).
 param location string
 param name string
 param attachmentsContainerName string
@@ -24,7 +25,8 @@ resource account 'Microsoft.Storage/storageAccounts@2026-04-01' = {
     name: 'Standard_LRS'
   }
   properties: {
-    // null means true (bicep-facts §1): say false explicitly.
+    // null means true (Azure/bicep-types-az, Microsoft.Storage 2026-04-01
+    // storageAccounts: allowSharedKeyAccess): say false explicitly.
     allowSharedKeyAccess: false
     defaultToOAuthAuthentication: true
     allowBlobPublicAccess: false
