@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,12 +14,22 @@ import (
 
 // Fake az, kubectl, kubelogin and openssl: they log their arguments and answer what
 // deploy.sh asks, so the script's logic runs for real without Azure.
+// FAKE_ACCOUNT_TYPE (user or servicePrincipal), FAKE_ACCOUNT_NAME, FAKE_TOKEN (an
+// access token, empty for none), FAKE_GRAPH=refused and FAKE_ACR_TASKS=refused
+// play the kinds of login and subscription deploy.sh must cope with.
 const fakeAz = `#!/usr/bin/env bash
 echo "az $*" >>"$FAKE_LOG"
 case "$*" in
   "account show --query [name, id] -o tsv") printf 'sub\t0000\n' ;;
-  "account show --query user.type -o tsv") echo user ;;
-  "ad signed-in-user show --query id -o tsv") echo 99999999-9999-9999-9999-999999999999 ;;
+  "account show --query user.type -o tsv") echo "${FAKE_ACCOUNT_TYPE:-user}" ;;
+  "account show --query user.name -o tsv") echo "${FAKE_ACCOUNT_NAME:-someone@example.com}" ;;
+  "account get-access-token --resource-type arm --query accessToken -o tsv") echo "$FAKE_TOKEN" ;;
+  "ad "*) if [[ $FAKE_GRAPH == refused ]]; then
+      echo "ERROR: Insufficient privileges to complete the operation." >&2; exit 1; fi
+    echo 99999999-9999-9999-9999-999999999999 ;;
+  "deployment group create"*) echo "deployer-env $DEPLOYER_PRINCIPAL_ID $DEPLOYER_PRINCIPAL_TYPE" >>"$FAKE_LOG" ;;
+  "acr build"*) if [[ $FAKE_ACR_TASKS == refused ]]; then
+      echo "(TasksOperationsNotAllowed) ACR Tasks requests for the registry crorderflowabc are not permitted." >&2; exit 1; fi ;;
   "deployment group show"*) printf '%s\n' tenant-1 aks-orderflow-abc crorderflowabc crorderflowabc.azurecr.io \
       11111111-1111-1111-1111-111111111111 22222222-2222-2222-2222-222222222222 33333333-3333-3333-3333-333333333333 \
       kv-orderflow-abc https://kv-orderflow-abc.vault.azure.net/ https://cosmos-orderflow-abc.documents.azure.com:443/ \
@@ -45,32 +56,42 @@ func TestDeployScriptAgainstFakes(t *testing.T) {
 	}
 	root := repoRoot(t)
 	// A copy: deploy.sh writes deploy/overlays/aks/aks.env next to itself.
-	work := copyFiles(t, "scripts/deploy.sh", "scripts/lib/common.sh", "infra/main.bicepparam", "deploy/overlays/aks/aks.env.example")
+	work := copyFiles(t, "scripts/deploy.sh", "scripts/lib/common.sh", "scripts/lib/deployer.sh", "infra/main.bicepparam", "deploy/overlays/aks/aks.env.example")
 	bin := filepath.Join(work, "fakebin")
 	os.MkdirAll(bin, 0o755)
 	for name, body := range map[string]string{
 		"az": fakeAz, "kubectl": fakeKubectl,
 		"kubelogin": "#!/usr/bin/env bash\necho \"kubelogin $*\" >>\"$FAKE_LOG\"\n",
-		"openssl":   "#!/usr/bin/env bash\necho \"openssl $*\" >>\"$FAKE_LOG\"\necho 'q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80='\n",
+		"openssl": "#!/usr/bin/env bash\necho \"openssl $*\" >>\"$FAKE_LOG\"\n" +
+			"if [[ $1 == base64 ]]; then exec base64 -d; fi\necho 'q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80='\n",
+		"docker": "#!/usr/bin/env bash\necho \"docker $*\" >>\"$FAKE_LOG\"\n",
 	} {
 		os.WriteFile(filepath.Join(bin, name), []byte(body), 0o755)
 	}
 	logf := filepath.Join(work, "calls.log")
-	run := func(secretCount string) string {
+	// try runs deploy.sh with extra environment (KEY=VALUE) and arguments.
+	try := func(env []string, args ...string) (calls, out string, err error) {
 		os.Remove(logf)
-		cmd := exec.Command("bash", filepath.Join(work, "scripts/deploy.sh"), "-g", "rg-test", "--tag", "t1")
+		cmd := exec.Command("bash", append([]string{filepath.Join(work, "scripts/deploy.sh"), "-g", "rg-test", "--tag", "t1"}, args...)...)
 		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_LOG="+logf, "FAKE_DIR="+work,
-			"FAKE_SECRET_COUNT="+secretCount, "HOME="+work, "XDG_CACHE_HOME="+filepath.Join(work, "cache"))
-		out, err := cmd.CombinedOutput()
+			"FAKE_SECRET_COUNT=0", "HOME="+work, "XDG_CACHE_HOME="+filepath.Join(work, "cache"))
+		cmd.Env = append(cmd.Env, env...)
+		b, err := cmd.CombinedOutput()
+		c, _ := os.ReadFile(logf)
+		return string(c), string(b), err
+	}
+	runWith := func(env []string, args ...string) string {
+		t.Helper()
+		calls, out, err := try(env, args...)
 		if err != nil {
-			t.Fatalf("deploy.sh: %v\n%s", err, out)
+			t.Fatalf("deploy.sh %v %v: %v\n%s", env, args, err, out)
 		}
-		if !strings.Contains(string(out), "orderflow is up: http://20.1.2.3/") {
+		if !strings.Contains(out, "orderflow is up: http://20.1.2.3/") {
 			t.Fatalf("deploy.sh did not print the app URL:\n%s", out)
 		}
-		b, _ := os.ReadFile(logf)
-		return string(b)
+		return calls
 	}
+	run := func(secretCount string) string { return runWith([]string{"FAKE_SECRET_COUNT=" + secretCount}) }
 
 	calls := run("0")
 	for _, want := range []string{
@@ -126,6 +147,67 @@ func TestDeployScriptAgainstFakes(t *testing.T) {
 	if calls := run("1"); strings.Contains(calls, "keyvault secret set") || strings.Contains(calls, "openssl rand") {
 		t.Errorf("re-running deploy.sh rotated an existing secret:\n%s", calls)
 	}
+
+	// The deployer's object ID, for each kind of login. A service principal without
+	// Microsoft Graph read, and a managed identity (`az login --identity`, whose
+	// user.name is not an app id), both fail `az ad sp show`; the token's oid works.
+	const oid = "44444444-4444-4444-4444-444444444444"
+	token := fakeJWT(`{"aud":"https://management.azure.com/","oid":"` + oid + `","tid":"t"}`)
+	for _, c := range []struct{ name, accountType, accountName string }{
+		{"service principal without Graph read", "servicePrincipal", "0f0f0f0f-0000-0000-0000-000000000000"},
+		{"managed identity", "servicePrincipal", "systemAssignedIdentity"},
+		{"user", "user", "someone@example.com"},
+	} {
+		calls := runWith([]string{"FAKE_ACCOUNT_TYPE=" + c.accountType, "FAKE_ACCOUNT_NAME=" + c.accountName, "FAKE_TOKEN=" + token, "FAKE_GRAPH=refused"})
+		want := "deployer-env " + oid + " ServicePrincipal"
+		if c.accountType == "user" {
+			want = "deployer-env " + oid + " User"
+		}
+		if !strings.Contains(calls, want) {
+			t.Errorf("%s: the deployment did not get %q:\n%s", c.name, want, calls)
+		}
+	}
+	// Given on the command line, nothing is looked up.
+	calls = runWith([]string{"FAKE_GRAPH=refused"}, "--deployer-object-id", oid, "--deployer-type", "ServicePrincipal")
+	if !strings.Contains(calls, "deployer-env "+oid+" ServicePrincipal") || strings.Contains(calls, "get-access-token") {
+		t.Errorf("--deployer-object-id was not used as given:\n%s", calls)
+	}
+	// Nothing works: a clear stop before anything is created, naming the flag.
+	calls, out, err := try([]string{"FAKE_ACCOUNT_TYPE=servicePrincipal", "FAKE_TOKEN=", "FAKE_GRAPH=refused"})
+	if err == nil || !strings.Contains(out, "--deployer-object-id") || strings.Contains(calls, "group create") {
+		t.Errorf("an unresolvable deployer must stop with the flag to pass, before creating anything: %v\n%s", err, out)
+	}
+	if _, out, err := try(nil, "--deployer-object-id", "not-a-guid"); err == nil || !strings.Contains(out, "not an object ID") {
+		t.Errorf("a malformed --deployer-object-id must be refused: %v\n%s", err, out)
+	}
+
+	// ACR Tasks refused (free and trial subscriptions): a local buildx push, said so.
+	calls, out, err = try([]string{"FAKE_ACR_TASKS=refused"})
+	if err != nil {
+		t.Fatalf("deploy.sh with ACR Tasks refused: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"az acr login -n crorderflowabc",
+		"docker buildx build --platform linux/amd64 -f frontend/Dockerfile -t crorderflowabc.azurecr.io/orderflow/frontend:t1 --push .",
+		"docker buildx build --platform linux/amd64 -f backend/Dockerfile -t crorderflowabc.azurecr.io/orderflow/backend:t1 --push .",
+	} {
+		if !strings.Contains(calls, want) {
+			t.Errorf("with ACR Tasks refused, deploy.sh never ran %q:\n%s", want, calls)
+		}
+	}
+	if !strings.Contains(out, "TasksOperationsNotAllowed") || !strings.Contains(out, "docker buildx") {
+		t.Errorf("deploy.sh did not say which build path it took:\n%s", out)
+	}
+	// Any other ACR failure is not papered over.
+	if _, out, err := try([]string{"FAKE_ACR_TASKS=refused"}, "--build", "acr"); err == nil || !strings.Contains(out, "--build local") {
+		t.Errorf("--build acr must fail on a refused ACR build and name the alternative: %v\n%s", err, out)
+	}
+}
+
+// fakeJWT is an unsigned token with the given claims: deploy.sh only reads claims.
+func fakeJWT(claims string) string {
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(`{"alg":"none"}`)) + "." + enc.EncodeToString([]byte(claims)) + ".sig"
 }
 
 func sortedKeys(m map[string]string) []string {

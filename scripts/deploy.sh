@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # Deploys orderflow to Azure: infrastructure (infra/main.bicep), the receipt signing
-# key, both images (az acr build), then the Kubernetes manifests (deploy/overlays/aks).
+# key, both images (az acr build, or a local docker buildx push where ACR Tasks are
+# not allowed), then the Kubernetes manifests (deploy/overlays/aks).
 # Idempotent: run it again to roll out a new build.
 #
 # Usage: scripts/deploy.sh -g <resource-group> [-l <location>] [--tag <image-tag>] [--skip-infra]
+#          [--deployer-object-id <guid> [--deployer-type User|ServicePrincipal|Group]]
+#          [--build acr|local]
 # Environment: ENABLE_CONTAINER_INSIGHTS=true, ENABLE_MANAGED_PROMETHEUS=true (read by
-# infra/main.bicepparam).
+# infra/main.bicepparam); DEPLOYER_PRINCIPAL_ID / DEPLOYER_PRINCIPAL_TYPE as the flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/common.sh
 source scripts/lib/common.sh
+# shellcheck source=lib/deployer.sh
+source scripts/lib/deployer.sh
 
 rg=${AZURE_RESOURCE_GROUP:-}
 location=${AZURE_LOCATION:-westeurope}
 tag=""
 skip_infra=false
+build=auto
+deployer_id=${DEPLOYER_PRINCIPAL_ID:-}
+deployer_type=${DEPLOYER_PRINCIPAL_TYPE:-}
 deployment=orderflow
 secret_name=receipt-signing-key
 namespace=orderflow
@@ -25,11 +33,15 @@ while (($#)); do
   -l | --location) location=$2; shift 2 ;;
   --tag) tag=$2; shift 2 ;;
   --skip-infra) skip_infra=true; shift ;;
-  -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+  --deployer-object-id) deployer_id=$2; shift 2 ;;
+  --deployer-type) deployer_type=$2; shift 2 ;;
+  --build) build=$2; shift 2 ;;
+  -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
   *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 [[ -n $rg ]] || die "give the resource group: scripts/deploy.sh -g <name> (or set AZURE_RESOURCE_GROUP)"
+case $build in auto | acr | local) ;; *) die "--build takes acr or local, not '$build'" ;; esac
 
 log "checking prerequisites"
 require_az_login
@@ -44,13 +56,11 @@ fi
 
 # The deploying principal gets Key Vault Secrets Officer (to set the secret) and
 # AKS RBAC Cluster Admin (to apply the manifests); nothing else.
-if [[ $(az account show --query user.type -o tsv) == servicePrincipal ]]; then
-  DEPLOYER_PRINCIPAL_TYPE=ServicePrincipal
-  DEPLOYER_PRINCIPAL_ID=$(az ad sp show --id "$(az account show --query user.name -o tsv)" --query id -o tsv)
-else
-  DEPLOYER_PRINCIPAL_TYPE=User
-  DEPLOYER_PRINCIPAL_ID=$(az ad signed-in-user show --query id -o tsv)
-fi
+log "deploying principal"
+resolve_deployer
+DEPLOYER_PRINCIPAL_ID=$deployer_id
+DEPLOYER_PRINCIPAL_TYPE=$deployer_type
+printf 'deployer: %s (%s)\n' "$deployer_id" "$deployer_type" >&2
 export DEPLOYER_PRINCIPAL_ID DEPLOYER_PRINCIPAL_TYPE
 
 if ! $skip_infra; then
@@ -90,10 +100,8 @@ else
   echo "$secret_name already set; left as is" >&2
 fi
 
-log "building images in ${out[acrName]} (tag $tag)"
-for svc in frontend backend; do
-  az acr build -r "${out[acrName]}" -t "orderflow/$svc:$tag" -f "$svc/Dockerfile" --platform linux/amd64 . -o none
-done
+log "building images for ${out[acrName]} (tag $tag)"
+build_images "${out[acrName]}" "${out[acrLoginServer]}" "$tag"
 
 log "rendering deploy/overlays/aks/aks.env"
 env_file=deploy/overlays/aks/aks.env
