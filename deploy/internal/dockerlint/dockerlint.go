@@ -1,6 +1,7 @@
 // Package dockerlint is a small Dockerfile checker for the rules this project's images
 // promise: multi-stage, a distroless nonroot final image, a numeric non-root USER, no
-// ADD of remote URLs, pinned base tags, exec-form ENTRYPOINT and a static Go build.
+// ADD of remote URLs, pinned base tags, exec-form ENTRYPOINT, a static Go build and no
+// defaults on the platform ARGs.
 // It parses just enough of the Dockerfile syntax (continuations, comments, stages).
 package dockerlint
 
@@ -96,6 +97,9 @@ type Rules struct {
 var (
 	pinnedTag   = regexp.MustCompile(`^[^@]+:[\w][\w.-]*$|@sha256:[0-9a-f]{64}$`)
 	numericUser = regexp.MustCompile(`^[1-9][0-9]*(:[1-9][0-9]*)?$`)
+	// An automatic platform ARG given a default: BuildKit then uses the default for
+	// every --platform (docs.docker.com/build/building/variables/#multi-platform-build-arguments).
+	platformArgDefault = regexp.MustCompile(`^(BUILD|TARGET)(PLATFORM|OS|ARCH|VARIANT)=`)
 )
 
 // Check returns every rule the Dockerfile breaks; nil means it passes.
@@ -127,6 +131,9 @@ func Check(src string, r Rules) []string {
 		for _, in := range st.Instructions {
 			if in.Cmd == "ADD" && regexp.MustCompile(`(?i)(https?://|git@|\.git\b)`).MatchString(in.Args) {
 				add("line %d: ADD of a remote source; download in a RUN with a checksum, or COPY", in.Line)
+			}
+			if in.Cmd == "ARG" && platformArgDefault.MatchString(in.Args) {
+				add("line %d: ARG %s: BuildKit sets the platform ARGs from --platform; a default overrides them", in.Line, in.Args)
 			}
 			if in.Cmd == "MAINTAINER" {
 				add("line %d: MAINTAINER is deprecated", in.Line)
@@ -183,14 +190,14 @@ func Check(src string, r Rules) []string {
 					all := env + " " + in.Args
 					if strings.Contains(all, "CGO_ENABLED=0") && strings.Contains(in.Args, "-trimpath") &&
 						regexp.MustCompile(`-ldflags=["']?-s -w`).MatchString(in.Args) &&
-						strings.Contains(in.Args, "GOARCH=$TARGETARCH") {
+						strings.Contains(all, "GOARCH=$TARGETARCH") {
 						ok = true
 					}
 				}
 			}
 		}
 		if !ok {
-			add("no `go build` with CGO_ENABLED=0, -trimpath, -ldflags=\"-s -w\" and GOARCH=$TARGETARCH")
+			add("no `go build` with CGO_ENABLED=0, -trimpath, -ldflags=\"-s -w\" and GOARCH=$TARGETARCH (in the RUN or an ENV)")
 		}
 	}
 	return problems

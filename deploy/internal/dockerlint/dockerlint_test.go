@@ -6,12 +6,11 @@ import (
 )
 
 const good = `# syntax=docker/dockerfile:1
-ARG BUILDPLATFORM=linux/amd64
 FROM --platform=$BUILDPLATFORM golang:1.26.8 AS build
-ARG TARGETARCH=amd64
-ENV CGO_ENABLED=0
+ARG TARGETARCH
+ENV CGO_ENABLED=0 GOARCH=$TARGETARCH
 COPY . .
-RUN GOOS=linux GOARCH=$TARGETARCH go build -trimpath \
+RUN GOOS=linux go build -trimpath \
     -ldflags="-s -w" -o /out/app ./app
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/app /app
@@ -47,9 +46,12 @@ func TestEachRuleFires(t *testing.T) {
 		{"distroless root", "static-debian12:nonroot", "static-debian12:latest", "want gcr.io/distroless"},
 		{"shell entrypoint", `ENTRYPOINT ["/app"]`, "ENTRYPOINT /app", "exec (JSON) form"},
 		{"RUN in final", "USER 65532:65532", "RUN true\nUSER 65532:65532", "no shell"},
-		{"cgo", "ENV CGO_ENABLED=0\n", "", "CGO_ENABLED=0"},
+		{"cgo", "CGO_ENABLED=0 ", "", "CGO_ENABLED=0"},
 		{"no trimpath", "-trimpath", "", "-trimpath"},
 		{"no EXPOSE", "EXPOSE 8080\n", "", "no EXPOSE"},
+		{"TARGETARCH default", "ARG TARGETARCH\n", "ARG TARGETARCH=amd64\n", "a default overrides them"},
+		{"BUILDPLATFORM default", "FROM --platform", "ARG BUILDPLATFORM=linux/amd64\nFROM --platform", "a default overrides them"},
+		{"no GOARCH", " GOARCH=$TARGETARCH", "", "GOARCH=$TARGETARCH"},
 	}
 	for _, c := range cases {
 		src := good
