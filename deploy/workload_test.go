@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	awi "github.com/Azure/azure-workload-identity/pkg/webhook"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -15,9 +16,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// The label and annotation the workload identity webhook acts on, from its own package.
 const (
-	wiUseLabel       = "azure.workload.identity/use"
-	wiClientIDAnnot  = "azure.workload.identity/client-id"
+	wiUseLabel       = awi.UseWorkloadIdentityLabel
+	wiClientIDAnnot  = awi.ClientIDAnnotation
 	shutdownDeadline = 30 // seconds: the services' graceful shutdown deadline
 )
 
