@@ -224,7 +224,7 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	// AMQP over WebSockets on the same port (see amqpsMux), behind an HTTP server
 	// whose TLS the mux has already done.
 	wsMux := http.NewServeMux()
-	wsMux.Handle(servicebus.WebSocketPath, s.broker.WebSocketHandler())
+	s.broker.HandleWebSocket(wsMux) // with and without the trailing slash, as Service Bus
 	wsSrv := httpServer("servicebus-websocket", wsMux, nil, s.log)
 	wsSrv.ReadTimeout, wsSrv.WriteTimeout = 0, 0 // a WebSocket lives as long as its AMQP connection
 	s.servers = append(s.servers, wsSrv)
