@@ -7,7 +7,8 @@ import (
 
 // Link is one attached link. The exported fields describe the peer's attach and
 // are read-only after the handler's Attach returns, except those the handler sets
-// during Attach (MaxMessageSize, Credit, Value).
+// during Attach (MaxMessageSize, Credit, Value, and the settle modes our attach
+// answers with: RcvSettleMode on a link where we receive is the mode we will use).
 type Link struct {
 	Name string
 	// Role is this end's role: RoleSender when we send to the peer.
@@ -60,6 +61,11 @@ type Link struct {
 
 // Conn returns the link's connection.
 func (l *Link) Conn() *Conn { return l.sess.c }
+
+// SameSession reports whether l and o are on the same session, as a
+// request-response node needs to find the requester's reply link when a request
+// names none.
+func (l *Link) SameSession(o *Link) bool { return o != nil && l.sess == o.sess }
 
 // Delivery is a message received from the peer.
 type Delivery struct {

@@ -254,6 +254,21 @@ func (d *Delivery) Settle(state DeliveryState) {
 	}
 }
 
+// SettleNow is Settle with the disposition sent at once, ahead of anything the
+// handler sends next, instead of at the end of the read burst: a request-response
+// node settles its request before it answers, as clients of such nodes expect.
+func (d *Delivery) SettleNow(state DeliveryState) {
+	d.Settle(state)
+	s := d.Link.sess
+	c := s.c
+	c.mu.Lock()
+	flush := s.takeDispositionLocked()
+	c.mu.Unlock()
+	if flush != nil {
+		c.send(s.ourCh, flush, nil)
+	}
+}
+
 func sameOutcome(a, b DeliveryState) bool {
 	_, aa := a.(*Accepted)
 	_, bb := b.(*Accepted)

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -115,8 +116,10 @@ func (b *Broker) verifySAS(token string, now time.Time) (grant, error) {
 	return g, nil
 }
 
-// verifyJWT checks an Entra access token for Service Bus.
-func (b *Broker) verifyJWT(token string) (grant, error) {
+// verifyJWT checks an Entra access token for Service Bus; the grant expires with
+// the token. The verifier allows for clock skew; the broker does not, so that a
+// connection's rights end exactly when its token says.
+func (b *Broker) verifyJWT(token string, now time.Time) (grant, error) {
 	if b.opts.Verifier == nil {
 		return grant{}, errors.New("Entra ID tokens are not accepted by this namespace (no verifier configured)")
 	}
@@ -124,7 +127,41 @@ func (b *Broker) verifyJWT(token string) (grant, error) {
 	if err != nil {
 		return grant{}, err
 	}
-	return grant{principal: p}, nil
+	exp, err := jwtExpiry(token)
+	if err != nil {
+		return grant{}, err
+	}
+	if !now.Before(exp) {
+		return grant{}, fmt.Errorf("ExpiredToken: the token expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	return grant{principal: p, expires: exp}, nil
+}
+
+// jwtExpiry reads the exp claim (RFC 7519 section 4.1.4, seconds since the epoch)
+// of a JWT whose signature has been checked already.
+func jwtExpiry(token string) (time.Time, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}, errors.New("the token is not a JWT (header.payload.signature)")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("the token's payload is not base64url: %w", err)
+	}
+	var claims struct {
+		Exp *json.Number `json:"exp"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		return time.Time{}, fmt.Errorf("the token's payload is not a JSON object: %w", err)
+	}
+	if claims.Exp == nil {
+		return time.Time{}, errors.New("the token has no exp claim")
+	}
+	exp, err := claims.Exp.Float64()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("the token's exp %q is not a number", claims.Exp.String())
+	}
+	return time.Unix(int64(exp), 0), nil
 }
 
 // roles that allow each right in Azure RBAC.

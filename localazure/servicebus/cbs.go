@@ -1,26 +1,21 @@
 package servicebus
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/contoso/orderflow/localazure/amqp"
 )
 
-// handleCBS answers a put-token request on the $cbs node (claims-based security,
-// the AMQP CBS draft): the token is verified and, if good, recorded for the
-// audience it names, for this connection only.
-func (h *connHandler) handleCBS(d *amqp.Delivery) {
-	var req amqp.Message
-	if err := req.Unmarshal(d.Payload); err != nil {
-		return
-	}
-	status, desc := h.putToken(&req)
-	h.reply(&req, &amqp.Message{ApplicationProperties: map[string]any{
+// cbsResponse answers a put-token request on the $cbs node (claims-based
+// security, the AMQP CBS draft): the token is verified and, if good, recorded for
+// the audience it names, for this connection only.
+func (h *connHandler) cbsResponse(req *amqp.Message) *amqp.Message {
+	status, desc := h.putToken(req)
+	return &amqp.Message{ApplicationProperties: map[string]any{
 		"status-code":        int32(status),
 		"status-description": desc,
-	}})
+	}}
 }
 
 func (h *connHandler) putToken(req *amqp.Message) (int, string) {
@@ -51,11 +46,10 @@ func (h *connHandler) putToken(req *amqp.Message) (int, string) {
 			return 401, "InvalidSignature: the token's resource '" + g.audience + "' does not cover '" + name + "'"
 		}
 	case typ == "jwt" || strings.Count(token, ".") == 2:
-		g, err = h.b.verifyJWT(token)
-		g.expires = now.Add(time.Hour)
-		if exp := expirationOf(req.ApplicationProperties["expiration"]); !exp.IsZero() {
-			g.expires = exp
-		}
+		// The grant lasts as long as the token says (its exp), whatever the
+		// request's optional expiration property claims: that is the client's
+		// notion, and a client may leave it out or compute it differently.
+		g, err = h.b.verifyJWT(token, now)
 	default:
 		return 400, "unsupported token type '" + typ + "'"
 	}
@@ -78,24 +72,4 @@ func (h *connHandler) putToken(req *amqp.Message) (int, string) {
 	h.grants = append(keep, g)
 	h.mu.Unlock()
 	return 202, "Accepted"
-}
-
-// expirationOf reads put-token's expiration: Unix seconds as a string (the Go
-// and .NET clients) or a timestamp (others).
-func expirationOf(v any) time.Time {
-	switch x := v.(type) {
-	case string:
-		if n, err := strconv.ParseFloat(x, 64); err == nil {
-			return time.Unix(int64(n), 0)
-		}
-	case time.Time:
-		return x
-	case int64:
-		return time.Unix(x, 0)
-	case uint64:
-		return time.Unix(int64(x), 0)
-	case int32:
-		return time.Unix(int64(x), 0)
-	}
-	return time.Time{}
 }

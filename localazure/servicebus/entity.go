@@ -42,6 +42,8 @@ type consumer struct {
 	reauth    func() (time.Time, *amqp.Error)
 	refused   bool
 	session   *sbSession // the session a session receiver holds
+	// sessionReq is a session receiver's filter, for the attach's answer.
+	sessionReq sessionRequest
 }
 
 // lockRef ties a delivery to the lock it carried, so a settlement after the lock

@@ -1,8 +1,8 @@
 package servicebus
 
 import (
-	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +23,10 @@ const (
 )
 
 type linkState struct {
-	kind  linkKind
+	kind linkKind
+	// node names the request-response node of a request or reply link: "$cbs"
+	// or "<entity>/$management".
+	node  string
 	ref   entityRef
 	store *store
 	cons  *consumer
@@ -41,7 +44,9 @@ type connHandler struct {
 	mu      sync.Mutex
 	grants  []grant
 	replies map[string]*amqp.Link // by target address and by link name
-	tagSeq  atomic.Uint64
+	// replyLinks are the reply links in attach order, for requests without reply-to.
+	replyLinks []*amqp.Link
+	tagSeq     atomic.Uint64
 }
 
 func newConnHandler(b *Broker, c *amqp.Conn) *connHandler {
@@ -100,10 +105,16 @@ func (h *connHandler) attachIncoming(l *amqp.Link) *amqp.Error {
 	if l.Target == nil || l.Target.Address == "" {
 		return &amqp.Error{Condition: amqp.ErrInvalidField, Description: "the link has no target address"}
 	}
+	// The broker settles what it receives at once and says so (rcv-settle-mode
+	// first), whatever the client asked for: Service Bus answers a sender that
+	// requests second with first, and clients then take the settled disposition as
+	// the end of the send (AMQP 1.0 sections 2.6.12 and 2.7.3: the receiver's
+	// attach carries the mode actually in use).
+	l.RcvSettleMode = amqp.RcvFirst
 	addr := l.Target.Address
 	if strings.EqualFold(entityPath(addr), "$cbs") {
 		l.Credit = 100
-		l.Value = &linkState{kind: kindCBSRequest}
+		l.Value = &linkState{kind: kindCBSRequest, node: cbsNode}
 		return nil
 	}
 	ref, ok := h.b.resolve(addr)
@@ -116,7 +127,7 @@ func (h *connHandler) attachIncoming(l *amqp.Link) *amqp.Error {
 		}
 		l.Credit = 100
 		l.MaxMessageSize = MaxMessageSize
-		l.Value = &linkState{kind: kindMgmtRequest, ref: ref}
+		l.Value = &linkState{kind: kindMgmtRequest, ref: ref, node: mgmtNode(ref)}
 		return nil
 	}
 	if ref.queue == nil && ref.topic == nil {
@@ -157,12 +168,17 @@ func (h *connHandler) attachOutgoing(l *amqp.Link) *amqp.Error {
 	isCBS := strings.EqualFold(entityPath(addr), "$cbs")
 	ref, ok := h.b.resolve(addr)
 	if isCBS || (ok && ref.mgmt) {
-		l.Value = &linkState{kind: kindReply, ref: ref}
+		node := cbsNode
+		if !isCBS {
+			node = mgmtNode(ref)
+		}
+		l.Value = &linkState{kind: kindReply, ref: ref, node: node}
 		h.mu.Lock()
 		if l.Target != nil && l.Target.Address != "" {
 			h.replies[l.Target.Address] = l
 		}
 		h.replies[l.Name] = l
+		h.replyLinks = append(h.replyLinks, l)
 		h.mu.Unlock()
 		return nil
 	}
@@ -173,7 +189,10 @@ func (h *connHandler) attachOutgoing(l *amqp.Link) *amqp.Error {
 		return &amqp.Error{Condition: amqp.ErrNotAllowed,
 			Description: fmt.Sprintf("Cannot receive from topic '%s': receive from one of its subscriptions, '<topic>/Subscriptions/<name>'.", addr)}
 	}
-	filter, sessionful := l.Source.Filter[sessionFilterName]
+	sessionReq, sessionful, err := sessionRequestOf(l.Source.Filter)
+	if err != nil {
+		return &amqp.Error{Condition: amqp.ErrInvalidField, Description: err.Error()}
+	}
 	if sessionful != ref.store.set.requiresSession {
 		if sessionful {
 			return &amqp.Error{Condition: amqp.ErrNotAllowed, Description: fmt.Sprintf(
@@ -186,18 +205,12 @@ func (h *connHandler) attachOutgoing(l *amqp.Link) *amqp.Error {
 	if e != nil {
 		return e
 	}
-	cons := &consumer{link: l, peekLock: l.SndSettleMode != amqp.SndSettled, authUntil: until,
+	cons := &consumer{link: l, peekLock: l.SndSettleMode != amqp.SndSettled, authUntil: until, sessionReq: sessionReq,
 		reauth: func() (time.Time, *amqp.Error) { return h.authorizeUntil(rightListen, ref.path, ref.store.scope) }}
 	l.MaxMessageSize = MaxMessageSize
 	l.Value = &linkState{kind: kindReceive, ref: ref, store: ref.store, cons: cons}
 	if sessionful {
-		var id *string
-		if d, ok := filter.(*amqp.Described); ok {
-			if sid, ok := d.Value.(string); ok {
-				id = &sid
-			}
-		}
-		return ref.store.acceptSession(cons, id, time.Duration(toInt64(l.Properties[propTimeout]))*time.Millisecond)
+		return ref.store.acceptSession(cons, sessionReq.id, time.Duration(toInt64(l.Properties[propTimeout]))*time.Millisecond)
 	}
 	ref.store.addConsumer(cons)
 	return nil
@@ -218,12 +231,8 @@ func (h *connHandler) Message(l *amqp.Link, d *amqp.Delivery) amqp.DeliveryState
 		return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrIllegalState, Description: "link was refused"}}
 	}
 	switch st.kind {
-	case kindCBSRequest:
-		h.handleCBS(d)
-		return &amqp.Accepted{}
-	case kindMgmtRequest:
-		h.handleManagement(st.ref, d)
-		return &amqp.Accepted{}
+	case kindCBSRequest, kindMgmtRequest:
+		return h.request(l, st, d)
 	case kindSend:
 		if time.Now().After(st.authUntil) {
 			until, e := h.authorizeUntil(rightSend, st.ref.path, st.ref.sendScope)
@@ -350,6 +359,7 @@ func (h *connHandler) Detached(l *amqp.Link, unsent []*amqp.OutDelivery) {
 				delete(h.replies, k)
 			}
 		}
+		h.replyLinks = slices.DeleteFunc(h.replyLinks, func(x *amqp.Link) bool { return x == l })
 		h.mu.Unlock()
 	}
 }
@@ -357,30 +367,4 @@ func (h *connHandler) Detached(l *amqp.Link, unsent []*amqp.OutDelivery) {
 // Closed forgets the connection.
 func (h *connHandler) Closed(err error) {
 	h.b.forgetConn(h.c)
-}
-
-// reply sends a response to the link named by the request's reply-to: the
-// link whose target address, or failing that whose name, equals it.
-func (h *connHandler) reply(req *amqp.Message, resp *amqp.Message) {
-	if req.Properties == nil || req.Properties.ReplyTo == "" {
-		return
-	}
-	h.mu.Lock()
-	l := h.replies[req.Properties.ReplyTo]
-	h.mu.Unlock()
-	if l == nil {
-		h.b.log.Debug("no reply link for request", "reply-to", req.Properties.ReplyTo)
-		return
-	}
-	if resp.Properties == nil {
-		resp.Properties = &amqp.Properties{}
-	}
-	resp.Properties.CorrelationID = req.Properties.MessageID
-	payload, err := resp.AppendBinary(nil)
-	if err != nil {
-		h.b.log.Error("encoding a reply", "err", err)
-		return
-	}
-	tag := binary.BigEndian.AppendUint64(nil, h.tagSeq.Add(1))
-	_ = l.Send(&amqp.OutDelivery{Tag: tag, Payload: payload, PreSettled: true})
 }

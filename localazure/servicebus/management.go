@@ -19,13 +19,9 @@ func mgmtErr(status int, cond amqp.Symbol, format string, args ...any) mgmtResul
 	return mgmtResult{status: status, cond: cond, desc: fmt.Sprintf(format, args...)}
 }
 
-// handleManagement answers a request on an entity's $management node.
-func (h *connHandler) handleManagement(ref entityRef, d *amqp.Delivery) {
-	var req amqp.Message
-	if err := req.Unmarshal(d.Payload); err != nil {
-		return
-	}
-	res := h.manage(ref, &req)
+// mgmtResponse answers a request on an entity's $management node.
+func (h *connHandler) mgmtResponse(ref entityRef, req *amqp.Message) *amqp.Message {
+	res := h.manage(ref, req)
 	props := map[string]any{"statusCode": int32(res.status), "statusDescription": res.desc}
 	if res.cond != "" {
 		props["errorCondition"] = res.cond
@@ -34,7 +30,7 @@ func (h *connHandler) handleManagement(ref entityRef, d *amqp.Delivery) {
 	if res.value != nil {
 		resp.Value, resp.HasValue = res.value, true
 	}
-	h.reply(&req, resp)
+	return resp
 }
 
 func (h *connHandler) manage(ref entityRef, req *amqp.Message) mgmtResult {

@@ -11,7 +11,6 @@ import (
 
 const (
 	sessionFilterName = amqp.Symbol("com.microsoft:session-filter")
-	sessionFilterCode = uint64(0x137000000C)
 	propLockedUntil   = amqp.Symbol("com.microsoft:locked-until-utc")
 	propTimeout       = amqp.Symbol("com.microsoft:timeout")
 	// epochTicks is 1970-01-01 in .NET ticks (100 ns since 0001-01-01).
@@ -67,7 +66,11 @@ func (s *store) lockSessionLocked(ss *sbSession, c *consumer, now time.Time) {
 	for k, v := range src.Filter {
 		filter[k] = v
 	}
-	filter[sessionFilterName] = &amqp.Described{Descriptor: sessionFilterCode, Value: ss.id}
+	key := c.sessionReq.key
+	if key == nil {
+		key = sessionFilterName
+	}
+	filter[key] = c.sessionReq.answer(ss.id)
 	src.Filter = filter
 	c.link.ReplySource = src
 	c.link.ReplyProperties = map[any]any{propLockedUntil: toTicks(ss.lockedUntil)}
