@@ -24,6 +24,8 @@ var (
 	missing string
 	node    string
 	hasBlob bool
+	// pyMissing says why the Python Service Bus client cannot run ("" = it can).
+	python, pyMissing string
 )
 
 func TestMain(m *testing.M) {
@@ -37,11 +39,14 @@ func run(m *testing.M) int {
 	} else if node, err = exec.LookPath("node"); err != nil {
 		missing = "node is not on PATH (Node.js 20+ is needed for the JavaScript SDK tests)"
 	}
-	if missing != "" {
-		if !testing.Short() {
-			fmt.Fprintln(os.Stderr, "interop: "+missing+"; -short skips these tests")
+	python, pyMissing = pythonMissing()
+	for _, why := range []string{missing, pyMissing} {
+		if why != "" && !testing.Short() {
+			fmt.Fprintln(os.Stderr, "interop: "+why+"; -short skips these tests")
 			return 1
 		}
+	}
+	if missing != "" && pyMissing != "" {
 		return m.Run() // every test skips with the reason
 	}
 	hasBlob = true
@@ -54,8 +59,18 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var err error
-	st, err = stack.Start(ctx, stack.Options{Blob: hasBlob, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	dir, err := os.MkdirTemp("", "interop-config-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "interop:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	cfgPath, err := interopConfig(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "interop:", err)
+		return 1
+	}
+	st, err = stack.Start(ctx, stack.Options{ConfigPath: cfgPath, Blob: hasBlob, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "interop: start the local stack:", err)
 		return 1
