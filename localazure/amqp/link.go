@@ -118,12 +118,15 @@ func (s *session) onAttach(a *Attach) error {
 	if a.RcvSettleMode != nil {
 		l.RcvSettleMode = *a.RcvSettleMode
 	}
-	// Link names are unique per container pair; a second attach with a name in
-	// use steals the link (section 2.6.1 leaves it to the container; this is
-	// what brokers commonly do).
-	stolen := s.linkNames[a.Name]
+	// Link names are unique per container pair and direction (section 2.6.1):
+	// a sender and a receiver may share one (Qpid Proton names both of its links
+	// to a node "<container>-<address>"). A second attach with a name in use in
+	// the same direction steals the link (the section leaves it to the
+	// container; this is what brokers commonly do).
+	key := linkKey{name: a.Name, role: l.Role}
+	stolen := s.linkNames[key]
 	s.links[a.Handle] = l
-	s.linkNames[a.Name] = l
+	s.linkNames[key] = l
 	c.mu.Unlock()
 	if stolen != nil && stolen != l {
 		stolen.Detach(&Error{Condition: ErrLinkStolen, Description: "a link with this name was attached again"})
@@ -415,8 +418,8 @@ func (l *Link) detachLocked() []*OutDelivery {
 	if s.links[l.handle] == l {
 		delete(s.links, l.handle)
 	}
-	if s.linkNames[l.Name] == l {
-		delete(s.linkNames, l.Name)
+	if key := (linkKey{name: l.Name, role: l.Role}); s.linkNames[key] == l {
+		delete(s.linkNames, key)
 	}
 	unsent := l.queue
 	l.queue = nil

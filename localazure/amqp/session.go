@@ -1,12 +1,18 @@
 package amqp
 
+// linkKey identifies a link within a session: its name and our role on it.
+type linkKey struct {
+	name string
+	role bool
+}
+
 // session is one session of a connection. All fields are guarded by conn.mu.
 type session struct {
 	c         *Conn
 	peerCh    uint16           // channel the peer sends on
 	ourCh     uint16           // channel we send on
 	links     map[uint32]*Link // by the peer's handle
-	linkNames map[string]*Link
+	linkNames map[linkKey]*Link
 	handleMax uint32
 
 	// Incoming (peer -> us) window accounting, section 2.5.6.
@@ -36,7 +42,7 @@ func (c *Conn) onBegin(ch uint16, b *Begin) error {
 		return connErr(ErrNotAllowed, "begin with remote-channel: this server does not begin sessions")
 	}
 	s := &session{
-		c: c, peerCh: ch, ourCh: ch, links: map[uint32]*Link{}, linkNames: map[string]*Link{},
+		c: c, peerCh: ch, ourCh: ch, links: map[uint32]*Link{}, linkNames: map[linkKey]*Link{},
 		handleMax: 0xffff, nextIncomingID: b.NextOutgoingID, incomingWindow: c.cfg.SessionWindow,
 		remoteIncomingWindow: b.IncomingWindow, unsettled: map[uint32]*OutDelivery{},
 	}
