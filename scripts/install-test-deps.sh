@@ -20,7 +20,7 @@ done
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v shellcheck >/dev/null || need+=(shellcheck)
-/usr/bin/python3 -c 'import azure.servicebus, azure.identity, uamqp' 2>/dev/null || need+=(python3-azure python3-uamqp)
+/usr/bin/python3 -c 'import azure.servicebus, azure.identity, uamqp, proton' 2>/dev/null || need+=(python3-azure python3-uamqp python3-qpid-proton)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]] && ! command -v sudo >/dev/null; then
     echo "missing ${need[*]}: install them with your package manager (Debian: apt-get install ${need[*]})" >&2

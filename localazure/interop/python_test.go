@@ -13,10 +13,12 @@ import (
 	"time"
 )
 
-// The Python tests drive Service Bus with a second AMQP 1.0 stack: azure-servicebus
-// 7.8 over uamqp (the Azure uAMQP C library), from Debian bookworm's python3-azure
-// and python3-uamqp, run by Debian's own interpreter (/usr/bin/python3: the packages
-// live in its dist-packages, which other interpreters on PATH do not see).
+// The Python tests drive Service Bus with two more AMQP 1.0 stacks: azure-servicebus
+// 7.8 over uamqp (the Azure uAMQP C library), and Apache Qpid Proton (proton-c), a
+// client with nothing Service Bus specific. They come from Debian bookworm's
+// python3-azure, python3-uamqp and python3-qpid-proton and run on Debian's own
+// interpreter (/usr/bin/python3: the packages live in its dist-packages, which
+// other interpreters on PATH do not see).
 
 // sessionQueue is a session-enabled queue the interop configuration adds to the
 // repository's (see interopConfig).
@@ -26,11 +28,11 @@ const sessionQueue = "sessions"
 func pythonMissing() (python, why string) {
 	python = "/usr/bin/python3"
 	if _, err := os.Stat(python); err != nil {
-		return "", "Debian's /usr/bin/python3 is absent: run scripts/install-test-deps.sh (python3-azure, python3-uamqp)"
+		return "", "Debian's /usr/bin/python3 is absent: run scripts/install-test-deps.sh (python3-azure, python3-uamqp, python3-qpid-proton)"
 	}
-	cmd := exec.Command(python, "-c", "import azure.servicebus, azure.identity, uamqp")
+	cmd := exec.Command(python, "-c", "import azure.servicebus, azure.identity, uamqp, proton")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Sprintf("the Python Service Bus client is not installed (%v: %s): run scripts/install-test-deps.sh (python3-azure, python3-uamqp)",
+		return "", fmt.Sprintf("the Python Service Bus client is not installed (%v: %s): run scripts/install-test-deps.sh (python3-azure, python3-uamqp, python3-qpid-proton)",
 			err, strings.TrimSpace(lastLine(string(out))))
 	}
 	return python, ""

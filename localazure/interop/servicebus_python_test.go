@@ -105,3 +105,55 @@ func checkPython(t *testing.T, auth string, got pyReport) {
 		}
 	}
 }
+
+type protonReport struct {
+	Run      string
+	Send     json.RawMessage
+	Receive  json.RawMessage
+	Sessions json.RawMessage
+}
+
+// TestServiceBusProton runs a plain AMQP 1.0 client, Apache Qpid Proton, that
+// knows nothing of Service Bus: its requests to $cbs and $management carry no
+// reply-to, and it settles received messages itself.
+func TestServiceBusProton(t *testing.T) {
+	for _, auth := range []string{"sas", "token"} {
+		t.Run(auth, func(t *testing.T) {
+			extra := sasKey(t)
+			for k, v := range backendIdentity() {
+				extra[k] = v
+			}
+			var got protonReport
+			runPython(t, "servicebus_proton.py", "frontend", extra, &got, auth)
+			var sent struct{ PutToken, Sent int }
+			if decode(t, "send", got.Send, &sent) && (sent.PutToken != 202 || sent.Sent != 2) {
+				t.Errorf("send: %+v, want put-token 202 and 2 sent", sent)
+			}
+			var recv struct {
+				PutToken, PeekStatus, Peeked int
+				Completed                    []int
+			}
+			if decode(t, "receive", got.Receive, &recv) {
+				if recv.PutToken != 202 || recv.PeekStatus != 200 || recv.Peeked != 2 {
+					t.Errorf("receive: %+v, want put-token 202 and both messages peeked", recv)
+				}
+				if !slices.Equal(recv.Completed, []int{1, 2}) {
+					t.Errorf("completed %v, want [1 2]", recv.Completed)
+				}
+			}
+			if auth != "sas" {
+				return
+			}
+			var sess struct {
+				Named struct {
+					N         int
+					SessionID string
+				}
+				Answered string
+			}
+			if decode(t, "sessions", got.Sessions, &sess) && (sess.Named.N != 31 || sess.Named.SessionID != "p1" || sess.Answered != "p1") {
+				t.Errorf("session p1 receiver got %+v (attach answered %q), want message 31 of p1, answered as a described p1", sess.Named, sess.Answered)
+			}
+		})
+	}
+}
