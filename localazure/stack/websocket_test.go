@@ -1,10 +1,13 @@
 package stack_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"golang.org/x/net/websocket"
@@ -63,4 +66,33 @@ func TestServiceBusOverWebSockets(t *testing.T) {
 		t.Fatalf("receive: %v %v", msgs, err)
 	}
 	r.CompleteMessage(ctx, msgs[0], nil)
+}
+
+// TestServiceBusWebSocketTrailingSlash: clients that dial
+// wss://<namespace>/$servicebus/websocket/ (uamqp, .NET) reach the broker through
+// the launcher's AMQPS port too.
+func TestServiceBusWebSocketTrailingSlash(t *testing.T) {
+	ns := st.Env("frontend")["SERVICEBUS_NAMESPACE"]
+	cfg, err := websocket.NewConfig("wss://"+ns+servicebus.WebSocketPath+"/", "https://"+ns+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TlsConfig = &tls.Config{RootCAs: st.CACertPool(), ServerName: "127.0.0.1"}
+	cfg.Protocol = []string{"AMQPWSB10"}
+	ws, err := websocket.DialConfig(cfg)
+	if err != nil {
+		t.Fatalf("upgrade at %s/: %v", servicebus.WebSocketPath, err)
+	}
+	defer ws.Close()
+	ws.PayloadType = websocket.BinaryFrame
+	ws.SetDeadline(time.Now().Add(5 * time.Second))
+	// The AMQP protocol header goes out and comes back: the broker is on the other end.
+	header := []byte("AMQP\x00\x01\x00\x00")
+	if _, err := ws.Write(header); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(header))
+	if _, err := io.ReadFull(ws, got); err != nil || !bytes.Equal(got, header) {
+		t.Fatalf("protocol header over the WebSocket: %q %v", got, err)
+	}
 }
