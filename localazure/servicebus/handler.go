@@ -107,7 +107,8 @@ func (h *connHandler) attachIncoming(l *amqp.Link) *amqp.Error {
 	}
 	// The broker settles what it receives at once and says so (rcv-settle-mode
 	// first), whatever the client asked for: Service Bus answers a sender that
-	// requests second with first, and clients then take the settled disposition as
+	// requests second with first (https://github.com/Azure/azure-service-bus-go/issues/119
+	// shows go-amqp meeting it), and clients then take the settled disposition as
 	// the end of the send (AMQP 1.0 sections 2.6.12 and 2.7.3: the receiver's
 	// attach carries the mode actually in use).
 	l.RcvSettleMode = amqp.RcvFirst
