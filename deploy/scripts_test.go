@@ -100,8 +100,10 @@ func TestDeployScriptAgainstFakes(t *testing.T) {
 		"openssl rand -base64 32",
 		"az keyvault secret set --vault-name kv-orderflow-abc -n receipt-signing-key --file",
 		"secret-file-content q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=",
-		"az acr build -r crorderflowabc -t orderflow/frontend:t1 -f frontend/Dockerfile",
-		"az acr build -r crorderflowabc -t orderflow/backend:t1 -f backend/Dockerfile",
+		"az acr build -r crorderflowabc -t orderflow/frontend:t1 -f frontend/Dockerfile --platform linux/amd64 " +
+			"--build-arg BUILDPLATFORM=linux/amd64 --build-arg TARGETOS=linux --build-arg TARGETARCH=amd64",
+		"az acr build -r crorderflowabc -t orderflow/backend:t1 -f backend/Dockerfile --platform linux/amd64 " +
+			"--build-arg BUILDPLATFORM=linux/amd64 --build-arg TARGETOS=linux --build-arg TARGETARCH=amd64",
 		"kubelogin convert-kubeconfig -l azurecli",
 		"kubectl apply -k deploy/overlays/aks",
 		"kubectl -n orderflow rollout status deployment/frontend",

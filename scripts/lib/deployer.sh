@@ -75,7 +75,11 @@ build_images() {
     logf=$(mktemp)
     for svc in frontend backend; do
       # tee: the build log streams as it runs, and is kept to read the error code.
-      if az acr build -r "$acr" -t "orderflow/$svc:$tag" -f "$svc/Dockerfile" --platform linux/amd64 . -o none 2>&1 | tee "$logf" >&2; then
+      # The Dockerfiles declare the platform ARGs without defaults (so BuildKit fills
+      # them per --platform); ACR Tasks' builder may not, so they are given here.
+      if az acr build -r "$acr" -t "orderflow/$svc:$tag" -f "$svc/Dockerfile" --platform linux/amd64 \
+        --build-arg BUILDPLATFORM=linux/amd64 --build-arg TARGETOS=linux --build-arg TARGETARCH=amd64 \
+        . -o none 2>&1 | tee "$logf" >&2; then
         echo "built orderflow/$svc:$tag in $acr with ACR Tasks" >&2
         continue
       fi
