@@ -79,7 +79,6 @@ type Conn struct {
 	closed   chan struct{}
 	outErr   error
 	lastSent time.Time
-	flushNow bool
 
 	closingLocal atomic.Bool // Close was called: the reader only waits briefly
 	closeOnce    sync.Once
