@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ const (
 
 func TestComposeEmulatorStack(t *testing.T) {
 	p := loadCompose(t)
-	want := []string{"azurite", "backend", "cosmos", "emulator-seed", "frontend", "lowkey-vault", "servicebus", "sqlserver"}
+	want := []string{"azurite", "backend", "cosmos", "emulator-seed", "emulators-ready", "frontend", "lowkey-vault", "servicebus", "sqlserver"}
 	if got := serviceNames(p); !slices.Equal(got, want) {
 		t.Fatalf("default services %v, want %v (the localazure ones only under their profile)", got, want)
 	}
@@ -207,6 +208,12 @@ func checkDependencies(t *testing.T, p *types.Project) {
 				if hc != nil && (hc.Interval == nil || hc.Retries == nil || time.Duration(*hc.Interval)*time.Duration(*hc.Retries) < 30*time.Second) {
 					t.Errorf("%s's healthcheck gives up in under 30 s", dep)
 				}
+			case types.ServiceConditionStarted:
+				// Only a readiness gate may start on a mere "started": it then probes
+				// the service from outside until it answers.
+				if !awaits(s, dep) {
+					t.Errorf("%s depends on %s being started only; only an `envexec -await` gate that probes %s may", name, dep, dep)
+				}
 			case types.ServiceConditionCompletedSuccessfully:
 				if len(target.Ports) > 0 || target.HealthCheck != nil {
 					t.Errorf("%s waits for %s to complete, but %s looks like a long-running service", name, dep, dep)
@@ -252,6 +259,118 @@ func checkAppService(t *testing.T, s types.ServiceConfig, name string) {
 	} {
 		if env[k] != v {
 			t.Errorf("%s: %s=%q, docs/names.md says %q", s.Name, k, env[k], v)
+		}
+	}
+}
+
+// awaits: s is a one-shot `envexec -await` gate with a target on host dep.
+func awaits(s types.ServiceConfig, dep string) bool {
+	ep := []string(s.Entrypoint)
+	if len(ep) < 4 || ep[0] != "/envexec" || ep[1] != "-await" {
+		return false
+	}
+	for _, target := range ep[3:] {
+		if strings.Contains(target, "://"+dep+":") {
+			return true
+		}
+	}
+	return false
+}
+
+// imageTools says, per image, whether it has a shell and which executables a
+// healthcheck may run in it. A healthcheck runs inside the container, so one that
+// names a missing program never passes and everything waiting on it never starts.
+// Images not listed here may not carry a healthcheck at all: what they ship is not
+// documented, so readiness is probed from outside (emulators-ready).
+var imageTools = map[string]struct {
+	shell bool
+	execs []string
+	why   string
+}{
+	"mcr.microsoft.com/mssql/server:": {true, []string{"/opt/mssql-tools18/bin/sqlcmd"},
+		"https://learn.microsoft.com/sql/linux/quickstart-install-connect-docker (bash, sqlcmd in /opt/mssql-tools18)"},
+	"mcr.microsoft.com/azure-messaging/servicebus-emulator:": {false, nil,
+		"no sh, bash, curl or wget: https://github.com/Azure/azure-service-bus-emulator-installer/issues/88"},
+	"mcr.microsoft.com/cosmosdb/linux/azure-cosmos-emulator:": {false, nil,
+		"no curl or wget, and no documented shell: https://github.com/Azure/azure-cosmos-db-emulator-docker/issues/103"},
+}
+
+func TestComposeHealthchecksCanRun(t *testing.T) {
+	for _, profiles := range [][]string{nil, {"localazure"}} {
+		p := loadCompose(t, profiles...)
+		for name, s := range p.Services {
+			hc := s.HealthCheck
+			if hc == nil || hc.Disable || len(hc.Test) == 0 || hc.Test[0] == "NONE" {
+				continue
+			}
+			shell, execs, why := imageContents(t, s)
+			switch hc.Test[0] {
+			case "CMD-SHELL":
+				if !shell {
+					t.Errorf("%s: healthcheck %q needs a shell, which its image has not (%s)", name, hc.Test, why)
+				}
+			case "CMD":
+				if len(hc.Test) < 2 || !slices.Contains(execs, hc.Test[1]) {
+					t.Errorf("%s: healthcheck %q runs a program its image does not ship (%s; it has %v)", name, hc.Test, why, execs)
+				}
+			default:
+				t.Errorf("%s: healthcheck test %q: want CMD or CMD-SHELL", name, hc.Test)
+			}
+		}
+	}
+}
+
+// imageContents: for the project's own images, the files their Dockerfile copies into
+// the built stage (distroless: no shell); for others, imageTools.
+func imageContents(t *testing.T, s types.ServiceConfig) (shell bool, execs []string, why string) {
+	t.Helper()
+	if s.Build != nil {
+		df, err := os.ReadFile(filepath.Join(repoRoot(t), s.Build.Dockerfile))
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		stage := string(df)
+		if s.Build.Target != "" {
+			i := strings.Index(stage, " AS "+s.Build.Target)
+			if i < 0 {
+				t.Fatalf("%s: %s has no stage %s", s.Name, s.Build.Dockerfile, s.Build.Target)
+			}
+			stage = stage[i:]
+		} else if i := strings.LastIndex(stage, "\nFROM "); i >= 0 {
+			stage = stage[i:]
+		}
+		if j := strings.Index(stage[1:], "\nFROM "); j >= 0 {
+			stage = stage[:j+1]
+		}
+		for _, line := range strings.Split(stage, "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == "COPY" {
+				execs = append(execs, f[len(f)-1])
+			}
+		}
+		return strings.Contains(stage, "/bin/sh"), execs, s.Build.Dockerfile + " (distroless: no shell)"
+	}
+	for prefix, c := range imageTools {
+		if strings.HasPrefix(s.Image, prefix) {
+			return c.shell, c.execs, c.why
+		}
+	}
+	t.Errorf("%s: image %s has a healthcheck but is not in imageTools: probe it from outside (emulators-ready) or document what it ships", s.Name, s.Image)
+	return false, nil, "undocumented image"
+}
+
+// Every image is pinned to a version: a floating tag changes under the user. The
+// Cosmos DB vNext emulator is the one exception (see its comment in the compose file).
+func TestComposeImagesArePinned(t *testing.T) {
+	floating := regexp.MustCompile(`:(latest|[0-9]+-latest|vnext-preview)$|^[^:]+$`)
+	for _, profiles := range [][]string{nil, {"localazure"}} {
+		for name, s := range loadCompose(t, profiles...).Services {
+			if s.Image == "" || !floating.MatchString(s.Image) {
+				continue
+			}
+			if s.Image == "mcr.microsoft.com/cosmosdb/linux/azure-cosmos-emulator:vnext-preview" {
+				continue
+			}
+			t.Errorf("%s: image %s is not pinned to a version", name, s.Image)
 		}
 	}
 }

@@ -4,6 +4,7 @@
 //	envexec [-wait 60s] FILE... -- CMD [ARG...]   load KEY=VALUE files, then exec CMD
 //	envexec -check FILE...                        exit 0 when every file exists (healthcheck)
 //	envexec -probe URL                            exit 0 when GET URL answers 2xx (healthcheck)
+//	envexec -await 300s TARGET...                 wait until every URL or tcp://host:port answers
 //
 // The first form is how the `localazure` compose profile hands the services the
 // AZURE_* variables that `localazure up` writes to env files on a shared volume: the
@@ -37,6 +38,16 @@ func run(args, environ []string, exec execFunc) int {
 			return usage()
 		}
 		return probe(args[1], 3*time.Second)
+	case "-await":
+		if len(args) < 3 {
+			return usage()
+		}
+		limit, err := time.ParseDuration(args[1])
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "envexec: -await %q: %v\n", args[1], err)
+			return 2
+		}
+		return await(args[2:], limit, 2*time.Second)
 	}
 	wait := 60 * time.Second
 	if args[0] == "-wait" {
@@ -74,6 +85,6 @@ func splitArgs(args []string) (files, cmd []string, ok bool) {
 }
 
 func usage() int {
-	fmt.Fprintln(os.Stderr, "usage: envexec [-wait 60s] FILE... -- CMD [ARG...] | envexec -check FILE... | envexec -probe URL")
+	fmt.Fprintln(os.Stderr, "usage: envexec [-wait 60s] FILE... -- CMD [ARG...] | envexec -check FILE... | envexec -probe URL | envexec -await DURATION TARGET...")
 	return 2
 }

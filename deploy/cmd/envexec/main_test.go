@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -94,5 +95,53 @@ func TestCheckAndProbe(t *testing.T) {
 	}
 	if run([]string{"bogus"}, nil, nil) != 2 {
 		t.Fatal("bad usage must exit 2")
+	}
+}
+
+func TestAwaitWaitsForEveryTarget(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	// A TCP port that starts listening only after a while, as an emulator does.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	late := make(chan net.Listener, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			late <- nil
+			return
+		}
+		late <- l
+	}()
+	if code := await([]string{srv.URL + "/health", "tcp://" + addr}, 10*time.Second, 50*time.Millisecond); code != 0 {
+		t.Fatalf("await = %d, want 0 once both answer", code)
+	}
+	if l := <-late; l != nil {
+		l.Close()
+	} else {
+		t.Skip("could not re-listen on the port")
+	}
+	// A target that never answers fails after the limit.
+	if code := await([]string{"tcp://" + addr}, 200*time.Millisecond, 50*time.Millisecond); code != 1 {
+		t.Fatalf("await of a closed port = %d, want 1", code)
+	}
+	if run([]string{"-await", "1s", "ftp://x"}, nil, nil) != 2 || run([]string{"-await", "soon", "tcp://a:1"}, nil, nil) != 2 {
+		t.Fatal("bad -await targets or durations must exit 2")
+	}
+}
+
+func TestProbeTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if run([]string{"-probe", "tcp://" + ln.Addr().String()}, nil, nil) != 0 {
+		t.Fatal("probe of a listening port must pass")
 	}
 }
