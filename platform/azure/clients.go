@@ -175,6 +175,7 @@ func newSecrets(cfg config.KeyVault, cred azcore.TokenCredential, httpc *http.Cl
 		cred = staticToken{}
 		opts.DisableChallengeResourceVerification = true
 		opts.Transport = emulatorHTTPClient()
+		opts.APIVersion = EmulatorKeyVaultAPIVersion
 	}
 	return azsecrets.NewClient(cfg.URL, cred, opts)
 }

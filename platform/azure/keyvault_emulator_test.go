@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -17,7 +18,9 @@ import (
 // self-signed certificate that accepts any token, reached only with KEYVAULT_AUTH=emulator.
 func TestKeyVaultEmulatorMode(t *testing.T) {
 	var sawBearer atomic.Bool
+	var apiVersions sync.Map // api-version query values seen, by mode
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apiVersions.Store(r.URL.Query().Get("api-version"), true)
 		if r.Header.Get("Authorization") == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="https://vault.azure.net"`)
 			w.WriteHeader(http.StatusUnauthorized)
@@ -47,6 +50,13 @@ func TestKeyVaultEmulatorMode(t *testing.T) {
 	}
 	if *resp.Value != "s3cret" || !sawBearer.Load() {
 		t.Fatalf("value %q, bearer sent %v", *resp.Value, sawBearer.Load())
+	}
+	// On the wire, the emulator gets the api-version the pinned Lowkey Vault serves,
+	// not the SDK's default (which it rejects).
+	if _, ok := apiVersions.Load(EmulatorKeyVaultAPIVersion); !ok {
+		var seen []any
+		apiVersions.Range(func(k, _ any) bool { seen = append(seen, k); return true })
+		t.Fatalf("emulator mode sent api-version %v, want %s", seen, EmulatorKeyVaultAPIVersion)
 	}
 }
 

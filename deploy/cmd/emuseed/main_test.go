@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/contoso/orderflow/localazure/config"
+	"github.com/contoso/orderflow/platform/azure"
 )
 
 // fakes records what the emulators were asked and answers like them.
@@ -90,6 +91,12 @@ func (f *fakes) blob(t *testing.T) *httptest.Server {
 func (f *fakes) keyVault(t *testing.T) *httptest.Server {
 	return httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.record(r)
+		// As the pinned Lowkey Vault does: an api-version it does not route is refused.
+		if v := r.URL.Query().Get("api-version"); v != azure.EmulatorKeyVaultAPIVersion {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":{"code":"BadParameter","message":"unsupported api-version `+v+`"}}`)
+			return
+		}
 		if r.Header.Get("Authorization") == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer authorization="https://login.microsoftonline.com/tenant-1", resource="https://vault.azure.net"`)
 			w.WriteHeader(http.StatusUnauthorized)

@@ -12,7 +12,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/contoso/orderflow/platform/azure"
 
 	"github.com/contoso/orderflow/localazure/config"
 )
@@ -81,7 +83,10 @@ func plan(la config.LocalAzure, getenv func(string) string) ([]step, error) {
 				Timeout: 15 * time.Second,
 				// Lowkey Vault's self-signed certificate; this binary only ever talks to emulators.
 				Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec
-			}},
+			},
+				// The api-version the pinned Lowkey Vault serves (shared with the app).
+				APIVersion: azure.EmulatorKeyVaultAPIVersion,
+			},
 			// The emulator's host is not under vault.azure.net.
 			DisableChallengeResourceVerification: true,
 		})
