@@ -127,8 +127,16 @@ func TestCredentialErrorsThroughSDK(t *testing.T) {
 			}
 		})
 	}
+	// A resource no stand-in serves: refused as Entra refuses a resource without a
+	// service principal in the tenant, and azidentity surfaces the code.
+	_, err := e.assertionCredential(t, testTenant, frontendApp, good).GetToken(context.Background(),
+		policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com//.default"}})
+	var afe *azidentity.AuthenticationFailedError
+	if !errors.As(err, &afe) || !strings.Contains(err.Error(), "AADSTS500011") || !strings.Contains(err.Error(), "invalid_resource") {
+		t.Errorf("unknown resource: %v", err)
+	}
 	// An unknown tenant fails already at tenant discovery.
-	_, err := e.assertionCredential(t, "00000000-dead-4000-8000-000000000000", frontendApp, good).GetToken(context.Background(),
+	_, err = e.assertionCredential(t, "00000000-dead-4000-8000-000000000000", frontendApp, good).GetToken(context.Background(),
 		policy.TokenRequestOptions{Scopes: []string{vaultScope}})
 	if err == nil || !strings.Contains(err.Error(), "AADSTS90002") {
 		t.Errorf("unknown tenant: %v", err)

@@ -73,6 +73,13 @@ func scopeWithoutDefault(scope string) oauthError {
 	return oauthError{http.StatusBadRequest, "invalid_scope", 1002012, fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope)}
 }
 
+// unknownResource is Entra's answer for a scope whose resource has no service
+// principal in the tenant (seen e.g. in Azure/azure-cli#29113); the tenant is named by
+// its id, as the local tenant has no display name.
+func unknownResource(resource, tenant string) oauthError {
+	return oauthError{http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", resource, tenant)}
+}
+
 func issuerNotTrusted(iss string) oauthError {
 	return oauthError{http.StatusUnauthorized, "invalid_client", 700211, fmt.Sprintf("No matching federated identity record found for presented assertion issuer '%s'. Please note that the matching is done using a case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation", iss)}
 }

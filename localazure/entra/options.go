@@ -56,7 +56,12 @@ type Options struct {
 	// AccessTokenTTL is the lifetime of access tokens, default 1h (Entra gives app tokens
 	// 60 to 90 minutes). Lifetimes of 2h or more are answered with refresh_in, as Entra does.
 	AccessTokenTTL time.Duration
-	Logger         *slog.Logger
+	// Resources are application ID URIs served besides ServedResources, such as a
+	// stand-in's own endpoint (Cosmos DB clients ask for <account endpoint>/.default).
+	// Tokens for any other resource are refused with AADSTS500011, as Entra refuses a
+	// resource without a service principal in the tenant.
+	Resources []string
+	Logger    *slog.Logger
 }
 
 const maxFederatedCredentials = 20 // Entra's limit per application or managed identity

@@ -23,7 +23,8 @@ type Server struct {
 	saKey    *signingKey // the cluster's service-account signing key
 	entraKey *signingKey // Entra's token signing key, deliberately a different key
 
-	byClient map[string]*Workload // lower-cased client id
+	byClient  map[string]*Workload // lower-cased client id
+	resources resourceSet          // what tokens may be issued for
 	// oidcKeys resolves a token signing key by the assertion's issuer, as Entra resolves
 	// it through the issuer's discovery document. Only the local issuer is reachable.
 	oidcKeys map[string]func(kid string) *rsa.PublicKey
@@ -55,6 +56,7 @@ func New(opts Options) (*Server, error) {
 		saKey:     saKey,
 		entraKey:  entraKey,
 		byClient:  map[string]*Workload{},
+		resources: newResourceSet(opts.Resources),
 		now:       time.Now,
 	}
 	for i := range s.opts.Workloads {

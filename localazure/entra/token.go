@@ -101,6 +101,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, v1 bool) {
 		s.writeError(w, r, oe)
 		return
 	}
+	// After the client has proven who it is, as a stand-in choice: an unauthenticated
+	// caller learns nothing about which resources exist.
+	if !s.resources.has(resource) {
+		s.writeError(w, r, unknownResource(resource, s.opts.TenantID))
+		return
+	}
 	tok, exp, err := s.accessToken(wl, resource)
 	if err != nil {
 		s.log.Error("entra: issue access token", "error", err)

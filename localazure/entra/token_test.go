@@ -163,6 +163,15 @@ func TestTokenEndpointErrors(t *testing.T) {
 			f.Set("client_id", "aaaaaaaa-0000-4000-8000-000000000003")
 			f.Set("client_assertion", multiCombo)
 		}), 400, "invalid_request", 70021, "No matching federated identity record found for presented assertion. Assertion Issuer: '" + e.srv.IssuerURL() + "'. Assertion Subject: 'system:serviceaccount:orderflow:multi'. Assertion Audience: 'api://AzureADTokenExchange'."},
+		{"resource not in the tenant", v2, form(func(f url.Values) { f.Set("scope", "https://management.azure.com//.default openid") }), 400, "invalid_resource", 500011,
+			"The resource principal named https://management.azure.com/ was not found in the tenant named " + testTenant + "."},
+		{"v1 resource not in the tenant", "/" + testTenant + "/oauth2/token", form(func(f url.Values) { f.Del("scope"); f.Set("resource", "https://graph.microsoft.com") }), 400, "invalid_resource", 500011,
+			"The resource principal named https://graph.microsoft.com was not found"},
+		{"extra resource is not a prefix match", v2, form(func(f url.Values) { f.Set("scope", "https://vault.azure.net.evil.example/.default") }), 400, "invalid_resource", 500011, "vault.azure.net.evil.example"},
+		{"unknown resource, bad assertion: the assertion fails first", v2, form(func(f url.Values) {
+			f.Set("scope", "https://management.azure.com/.default")
+			f.Set("client_assertion", tampered)
+		}), 401, "invalid_client", 700027, "signature validation"},
 		{"another workload's token", v2, form(func(f url.Values) { f.Set("client_id", backendApp) }), 401, "invalid_client", 700213, "system:serviceaccount:orderflow:frontend"},
 	}
 	for _, c := range cases {

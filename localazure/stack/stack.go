@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -266,7 +267,7 @@ func (s *Stack) startIdentity(ln net.Listener, httpTLS *tls.Config) error {
 	idp, err := entra.New(entra.Options{
 		TenantID: la.TenantID, AuthorityURL: authority, IssuerPath: issuerPath, Workloads: ws,
 		TokenDir: filepath.Join(s.stateDir, "tokens"), TokenTTL: s.opts.TokenTTL,
-		Logger: s.log.With("service", "identity"),
+		Resources: s.endpointResources(), Logger: s.log.With("service", "identity"),
 	})
 	if err != nil {
 		return fmt.Errorf("localazure: identity: %w", err)
@@ -288,6 +289,20 @@ func (s *Stack) startIdentity(ln net.Listener, httpTLS *tls.Config) error {
 	}()
 	s.serveHTTP("identity", idp.Handler(), ln, httpTLS)
 	return nil
+}
+
+// endpointResources are the audiences, beyond the services' public ones, that the
+// stand-ins accept and clients ask Entra for: Cosmos DB clients ask for
+// <account endpoint>/.default (Go drops the port, JavaScript keeps it), and Key Vault
+// and Service Bus also accept their own endpoint as the audience.
+func (s *Stack) endpointResources() []string {
+	e := s.endpoints
+	_, cosmosPort, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(e.Cosmos, "https://"), "/"))
+	return []string{
+		"https://" + host, "https://localhost",
+		"https://" + host + ":" + cosmosPort, "https://localhost:" + cosmosPort,
+		strings.TrimSuffix(e.KeyVault, "/"),
+	}
 }
 
 func (s *Stack) startBlob(ctx context.Context, leaf tls.Certificate) error {
