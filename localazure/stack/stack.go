@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/contoso/orderflow/localazure/azurite"
+	"github.com/contoso/orderflow/localazure/blobgate"
 	"github.com/contoso/orderflow/localazure/config"
 	"github.com/contoso/orderflow/localazure/cosmos"
 	"github.com/contoso/orderflow/localazure/entra"
@@ -117,6 +118,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	if blobErr != nil {
 		return nil, blobErr
+	}
+	if s.blob != nil {
+		if err := s.startBlobGate(httpTLS); err != nil {
+			return nil, err
+		}
 	}
 	for _, st := range s.Status(ctx) {
 		if st.Err != nil {
@@ -319,19 +325,15 @@ func (s *Stack) startBlob(ctx context.Context, leaf tls.Certificate) error {
 	if err != nil {
 		return fmt.Errorf("localazure: blob: %w", err)
 	}
+	// Azurite listens on an ephemeral port behind the gate (startBlobGate), which
+	// takes the Blob port: Azurite checks no token signature and no role.
 	port := 0
-	if s.opts.FixedPorts {
-		port = s.cfg.LocalAzure.Ports.WithDefaults().Blob
-	}
 	srv, err := azurite.Start(ctx, azurite.Options{
 		Dir: dir, Port: port, CertPEM: certPEM, KeyPEM: keyPEM, RootCAs: s.ca.Pool(),
 		WorkDir: filepath.Join(s.stateDir, "azurite"), DataDir: s.dataDir("azurite"),
 		Logger: s.log.With("service", "blob"),
 	})
 	if err != nil {
-		if port != 0 {
-			return fmt.Errorf("localazure: blob on port %d: %w", port, err)
-		}
 		return fmt.Errorf("localazure: blob: %w", err)
 	}
 	s.blob = srv
@@ -340,8 +342,39 @@ func (s *Stack) startBlob(ctx context.Context, leaf tls.Certificate) error {
 	if err := srv.CreateContainers(ctx, hc, s.cfg.LocalAzure.Storage.Containers...); err != nil {
 		return fmt.Errorf("localazure: blob: %w", err)
 	}
-	s.endpoints.Blob = srv.URL() + "/"
-	s.endpoints.BlobConnectionString = srv.ConnectionString()
+	return nil
+}
+
+// startBlobGate serves the Blob endpoint: blobgate verifies bearer tokens against the
+// local Entra and enforces localazure.json's Storage roles per container, then
+// streams each request to Azurite. Shared Key and SAS go through for Azurite to check.
+func (s *Stack) startBlobGate(httpTLS *tls.Config) error {
+	port := 0
+	if s.opts.FixedPorts {
+		port = s.cfg.LocalAzure.Ports.WithDefaults().Blob
+	}
+	ln, err := s.bind("blob", port)
+	if err != nil {
+		return err
+	}
+	upstream := strings.TrimSuffix(s.blob.URL(), "/"+azurite.Account)
+	gate, err := blobgate.New(blobgate.Options{
+		Upstream: upstream, Account: azurite.Account,
+		Transport: &http.Transport{
+			TLSClientConfig:     &tls.Config{RootCAs: s.ca.Pool(), MinVersion: tls.VersionTLS12},
+			DisableCompression:  true,
+			MaxIdleConnsPerHost: 64,
+		},
+		Verifier: s.idp.Verifier(), Policy: s.cfg.Policy(), TenantID: s.cfg.LocalAzure.TenantID,
+		Logger: s.log.With("service", "blob"),
+	})
+	if err != nil {
+		return fmt.Errorf("localazure: blob: %w", err)
+	}
+	s.serveHTTP("blob", gate, ln, httpTLS)
+	s.endpoints.Blob = "https://" + hostPort(ln) + "/" + azurite.Account + "/"
+	s.endpoints.BlobConnectionString = fmt.Sprintf("DefaultEndpointsProtocol=https;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
+		azurite.Account, azurite.WellKnownKey, strings.TrimSuffix(s.endpoints.Blob, "/"))
 	return nil
 }
 
