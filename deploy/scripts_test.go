@@ -298,3 +298,70 @@ func copyFiles(t *testing.T, files ...string) string {
 	}
 	return work
 }
+
+// `make run` installs only what running needs: on a Mac there is no apt-get, and
+// Chromium and shellcheck are test tools. With every system tool faked to log its
+// call, scripts/install-run-deps.sh must call npm and nothing else, and without npm
+// stop with a hint for the platform.
+func TestRunDepsNeverUseASystemPackageManager(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	runLocal, err := os.ReadFile(filepath.Join(repoRoot(t), "scripts", "run-local.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(runLocal), "./scripts/install-run-deps.sh") || strings.Contains(string(runLocal), "install-test-deps") {
+		t.Fatal("scripts/run-local.sh must install with install-run-deps.sh only, not the test dependencies")
+	}
+	work := copyFiles(t, "scripts/install-run-deps.sh", "localazure/azurite/package-lock.json")
+	bin := filepath.Join(work, "fakebin")
+	os.MkdirAll(bin, 0o755)
+	logf := filepath.Join(work, "calls.log")
+	for _, name := range []string{"apt-get", "sudo", "brew", "chromium", "shellcheck"} {
+		os.WriteFile(filepath.Join(bin, name), []byte("#!/usr/bin/env bash\necho \""+name+" $*\" >>\"$FAKE_LOG\"\n"), 0o755)
+	}
+	sys := filepath.Join(work, "sysbin")
+	os.MkdirAll(sys, 0o755)
+	for _, tool := range []string{"bash", "env", "dirname", "uname", "mkdir"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Skipf("no %s", tool)
+		}
+		if err := os.Symlink(p, filepath.Join(sys, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A fake npm that "installs" as npm ci does: node_modules/.package-lock.json last.
+	npm := "#!/usr/bin/env bash\necho \"npm $*\" >>\"$FAKE_LOG\"\nmkdir -p node_modules && : >node_modules/.package-lock.json\n"
+	run := func(withNPM bool) (string, string, error) {
+		os.Remove(logf)
+		os.RemoveAll(filepath.Join(work, "localazure/azurite/node_modules"))
+		os.Remove(filepath.Join(bin, "npm"))
+		if withNPM {
+			os.WriteFile(filepath.Join(bin, "npm"), []byte(npm), 0o755)
+		}
+		cmd := exec.Command("bash", filepath.Join(work, "scripts/install-run-deps.sh"))
+		// Only the fakes and the few basic tools the script uses: no real npm.
+		cmd.Env = []string{"PATH=" + bin + ":" + sys, "FAKE_LOG=" + logf, "HOME=" + work}
+		out, err := cmd.CombinedOutput()
+		calls, _ := os.ReadFile(logf)
+		return string(calls), string(out), err
+	}
+	calls, out, err := run(true)
+	if err != nil {
+		t.Fatalf("install-run-deps.sh: %v\n%s", err, out)
+	}
+	if !strings.Contains(calls, "npm ci") {
+		t.Errorf("Azurite was not installed with npm ci:\n%s", calls)
+	}
+	for _, tool := range []string{"apt-get", "sudo", "brew", "chromium", "shellcheck"} {
+		if strings.Contains(calls, tool+" ") {
+			t.Errorf("the run path called %s:\n%s", tool, calls)
+		}
+	}
+	calls, out, err = run(false)
+	if err == nil || !strings.Contains(out, "Node.js 20+") || !strings.Contains(out, "--blob=false") || strings.Contains(calls, "apt-get") {
+		t.Errorf("without npm: want a clear stop with the install hint and the --blob=false way out, and no apt-get: %v\n%s\n%s", err, out, calls)
+	}
+}

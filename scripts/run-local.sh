@@ -8,12 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 
-if ! command -v npm >/dev/null 2>&1; then
-  echo "run-local: npm is not installed. Azurite (the local Blob Storage) needs Node.js 20+ and npm;" >&2
-  echo "           install them, or run without Blob Storage: go run ./localazure/cmd/localazure up --blob=false" >&2
-  exit 1
-fi
-./scripts/install-test-deps.sh
+# Only what running needs (Go is checked by the build; Node.js for Azurite): no test
+# tools, no system package manager.
+./scripts/install-run-deps.sh
 
 pkgs=(./localazure/cmd/localazure)
 execs=()
