@@ -6,6 +6,8 @@
 # Usage: scripts/run-local.sh [extra `localazure up` flags, e.g. --data-dir .localazure/data]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/addr.sh
+source scripts/lib/addr.sh
 export GOTOOLCHAIN=local
 
 # Only what running needs (Go is checked by the build; Node.js for Azurite): no test
@@ -27,7 +29,9 @@ echo "== building ${pkgs[*]}"
 mkdir -p bin
 go build -o bin/ "${pkgs[@]}"
 
-echo "== the app: http://localhost:8080 (frontend), backend health: http://localhost:8090/healthz"
+# The services listen on HTTP_ADDR and HEALTH_ADDR, which the launcher passes on from
+# this environment (localazure.json sets neither); the defaults are the services'.
+echo "== the app: $(addr_url "${HTTP_ADDR:-:8080}")/ (frontend), backend health: $(addr_url "${HEALTH_ADDR:-:8090}")/healthz"
 echo "== env files for running a service by hand: bin/localazure env <frontend|backend>"
 # exec, not `go run`: the launcher must receive Ctrl-C and SIGTERM itself to stop the
 # services and the stand-ins in order.
