@@ -41,11 +41,11 @@ func (s *Server) handleAccount(q *request) *apiError {
 	}
 	body, _ := json.Marshal(doc)
 	h := q.w.Header()
-	h["X-Ms-Max-Media-Storage-Usage-Mb"] = []string{"10240"}
-	h["X-Ms-Media-Storage-Usage-Mb"] = []string{"0"}
-	h["X-Ms-Databaseaccount-Consumed-Mb"] = []string{"0"}
-	h["X-Ms-Databaseaccount-Reserved-Mb"] = []string{"0"}
-	h["X-Ms-Databaseaccount-Provisioned-Mb"] = []string{"0"}
+	h["x-ms-max-media-storage-usage-mb"] = []string{"10240"}
+	h["x-ms-media-storage-usage-mb"] = []string{"0"}
+	h["x-ms-databaseaccount-consumed-mb"] = []string{"0"}
+	h["x-ms-databaseaccount-reserved-mb"] = []string{"0"}
+	h["x-ms-databaseaccount-provisioned-mb"] = []string{"0"}
 	s.writeJSON(q, http.StatusOK, "0", body)
 	return nil
 }

@@ -67,7 +67,9 @@ func FuzzHandler(f *testing.F) {
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s %q: %d %s", method, path, body, rec.Code, rec.Body)
 		}
-		if rec.Header().Get("x-ms-activity-id") == "" || rec.Header().Get("x-ms-request-charge") == "" {
+		// Looked up by the exact lowercase names the gateway sends (not Get, which
+		// canonicalises).
+		if firstValue(rec.Header(), "x-ms-activity-id") == "" || firstValue(rec.Header(), "x-ms-request-charge") == "" {
 			t.Fatalf("missing headers on %d", rec.Code)
 		}
 	})

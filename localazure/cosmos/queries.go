@@ -157,7 +157,7 @@ func (s *Server) query(q *request, c *collection, body []byte) *apiError {
 		return errBadRequest(err.Error())
 	}
 	if strings.EqualFold(q.r.Header.Get("x-ms-documentdb-populatequerymetrics"), "true") {
-		q.w.Header()["X-Ms-Documentdb-Query-Metrics"] = []string{queryMetrics(time.Since(start), len(docs), size, len(rows))}
+		q.w.Header()[hQueryMetrics] = []string{queryMetrics(time.Since(start), len(docs), size, len(rows))}
 	}
 	return s.writePage(q, c, "Documents", rows, qhash, len(docs))
 }

@@ -263,7 +263,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-				"duration", time.Since(start), "activity", w.Header().Get(hActivity))
+				"duration", time.Since(start), "activity", firstValue(w.Header(), hActivity))
 		}()
 		w = rec
 	}
@@ -356,23 +356,30 @@ func resourceOf(segs []string) (typ, link string) {
 	}
 }
 
-// Canonical header keys, assigned directly to skip canonicalisation on hot paths.
+// Response header names as the gateway spells them: lowercase etag and x-ms-* (the
+// REST reference's "Common response headers" table,
+// https://learn.microsoft.com/rest/api/cosmos-db/common-cosmosdb-rest-response-headers).
+// They are assigned to the header map directly, because http.Header.Set would
+// canonicalise them to X-Ms-*, and a client that looks names up case-sensitively
+// (many non-Go HTTP stacks do) would then miss the continuation, session token and
+// substatus. Go clients are unaffected: they canonicalise on receipt.
 const (
-	hCharge       = "X-Ms-Request-Charge"
-	hActivity     = "X-Ms-Activity-Id"
-	hSession      = "X-Ms-Session-Token"
-	hItemCount    = "X-Ms-Item-Count"
-	hContinuation = "X-Ms-Continuation"
-	hETag         = "Etag"
+	hCharge       = "x-ms-request-charge"
+	hActivity     = "x-ms-activity-id"
+	hSession      = "x-ms-session-token"
+	hItemCount    = "x-ms-item-count"
+	hContinuation = "x-ms-continuation"
+	hETag         = "etag"
 	hContentType  = "Content-Type"
-	hSubstatus    = "X-Ms-Substatus"
-	hAltPath      = "X-Ms-Alt-Content-Path"
-	hSchema       = "X-Ms-Schemaversion"
-	hGateway      = "X-Ms-Gatewayversion"
-	hServerVer    = "X-Ms-Serviceversion"
+	hSubstatus    = "x-ms-substatus"
+	hAltPath      = "x-ms-alt-content-path"
+	hSchema       = "x-ms-schemaversion"
+	hGateway      = "x-ms-gatewayversion"
+	hServerVer    = "x-ms-serviceversion"
 	hLastModified = "Last-Modified"
-	hResQuota     = "X-Ms-Resource-Quota"
-	hResUsage     = "X-Ms-Resource-Usage"
+	hResQuota     = "x-ms-resource-quota"
+	hResUsage     = "x-ms-resource-usage"
+	hQueryMetrics = "x-ms-documentdb-query-metrics"
 )
 
 var (
@@ -423,4 +430,13 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// firstValue reads a header this package assigned directly under a lowercase name,
+// which http.Header.Get (it canonicalises the key) would not find.
+func firstValue(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
