@@ -28,11 +28,14 @@ import (
 )
 
 func main() {
+	// Logs go to a pipe under `localazure up` or a container runtime; if its reader
+	// dies, a log write must fail quietly, not kill the service with SIGPIPE mid-drain.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "backend:", err)
-		os.Exit(1)
+		os.Exit(config.ExitCode(err)) // 78 for a configuration error: restarting cannot help
 	}
 }
 

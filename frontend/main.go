@@ -30,9 +30,12 @@ import (
 )
 
 func main() {
+	// Logs go to a pipe under `localazure up` or a container runtime; if its reader
+	// dies, a log write must fail quietly, not kill the service with SIGPIPE mid-drain.
+	signal.Ignore(syscall.SIGPIPE)
 	if err := run(context.Background(), os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "frontend:", err)
-		os.Exit(1)
+		os.Exit(config.ExitCode(err)) // 78 for a configuration error: restarting cannot help
 	}
 }
 

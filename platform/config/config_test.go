@@ -1,7 +1,9 @@
 package config_test
 
 import (
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -220,4 +222,24 @@ func TestConfigurationDoc(t *testing.T) {
 		return
 	}
 	t.Errorf("%s is out of date: run go test ./config -run TestConfigurationDoc -update", path)
+}
+
+func TestExitCodeMarksConfigurationErrors(t *testing.T) {
+	_, err := config.Load(func(string) string { return "" })
+	if err == nil {
+		t.Fatal("Load with no variables succeeded")
+	}
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{err, config.ExitConfig},
+		{fmt.Errorf("starting: %w", err), config.ExitConfig},
+		{errors.New("listen on :8080: address in use"), 1},
+	} {
+		if got := config.ExitCode(c.err); got != c.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
 }
