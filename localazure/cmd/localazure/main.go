@@ -17,10 +17,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 )
 
 func main() {
+	// The launcher's output is often a pipe (make run | tee, a CI log): if the reader
+	// goes away, writes must fail, not kill the stand-ins and orphan the workloads.
+	signal.Ignore(syscall.SIGPIPE)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

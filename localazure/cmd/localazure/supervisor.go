@@ -13,93 +13,231 @@ import (
 	"time"
 )
 
-// supervisor runs the --exec commands, prefixing their output with the workload name.
+// exitConfig is the status (EX_CONFIG, sysexits(3)) with which a workload says its
+// configuration is wrong; restarting it cannot help, so it is not restarted.
+const exitConfig = 78
+
+// supervisor runs the --exec commands as the cluster runs a pod's container with
+// restartPolicy Always: their output prefixed with the workload name, restarted
+// with a growing delay when they exit, and stopped with SIGTERM then SIGKILL.
 type supervisor struct {
-	out    io.Writer
-	outMu  sync.Mutex
-	logger *slog.Logger
-	procs  []*child
+	out      io.Writer
+	outMu    sync.Mutex
+	logger   *slog.Logger
+	backoff  backoff
+	stopping chan struct{}
+	stopOnce sync.Once
+	procs    []*workloadProc
 }
 
-type child struct {
-	workload string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	pumps    sync.WaitGroup
+// workloadProc is one --exec command across its restarts.
+type workloadProc struct {
+	name string
+	argv []string
+	env  []string
+	done chan struct{} // closed when it has exited for good
+
+	mu      sync.Mutex
+	current *attempt // the process now running, nil between restarts
 }
+
+// attempt is one start of a workload's command.
+type attempt struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error // Wait's result, set before exited closes
+}
+
+// backoff is the delay before restart n (0-based): First, doubling up to Max, and
+// back to First after a run that lasted ResetAfter. Kubernetes uses 10 s doubling
+// to 5 min, reset after 10 min of running; locally a crashing service should come
+// back in about a second so that a fix is seen at once.
+type backoff struct {
+	First, Max, ResetAfter time.Duration
+}
+
+func (b backoff) delay(restarts int) time.Duration {
+	d := b.First
+	for range restarts {
+		if d >= b.Max/2 {
+			return b.Max
+		}
+		d *= 2
+	}
+	return min(d, b.Max)
+}
+
+var defaultBackoff = backoff{First: time.Second, Max: 30 * time.Second, ResetAfter: time.Minute}
 
 func newSupervisor(out io.Writer, logger *slog.Logger) *supervisor {
-	return &supervisor{out: out, logger: logger}
+	return &supervisor{out: out, logger: logger, backoff: defaultBackoff, stopping: make(chan struct{})}
 }
 
-// start runs argv with the launcher's environment overlaid by env.
+// start runs argv with the launcher's environment overlaid by env, and keeps it
+// running until stop. Only the first start's failure is returned (a command that
+// cannot even be started is a usage error); later ones are logged and retried.
 func (s *supervisor) start(workload string, argv []string, env map[string]string) error {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = mergeEnv(os.Environ(), env)
-	cmd.SysProcAttr = childSysProcAttr()
-	stdout, err := cmd.StdoutPipe()
+	w := &workloadProc{name: workload, argv: argv, env: mergeEnv(os.Environ(), env), done: make(chan struct{})}
+	r, err := s.launch(w)
 	if err != nil {
-		return err
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("--exec %s: %w", workload, err)
 	}
-	c := &child{workload: workload, cmd: cmd, done: make(chan struct{})}
-	s.procs = append(s.procs, c)
-	s.logger.Info("started", "workload", workload, "pid", cmd.Process.Pid, "command", argv)
-	c.pumps.Add(2)
-	go s.pump(c, stdout)
-	go s.pump(c, stderr)
-	go func() {
-		c.pumps.Wait() // Wait closes the pipes: read them to the end first
-		err := cmd.Wait()
-		close(c.done)
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			s.logger.Info("exited", "workload", workload)
-		case errors.As(err, &ee):
-			s.logger.Warn("exited", "workload", workload, "status", ee.ProcessState.String())
-		default:
-			s.logger.Warn("exited", "workload", workload, "err", err)
-		}
-	}()
+	s.procs = append(s.procs, w)
+	go s.keepRunning(w, r)
 	return nil
 }
 
-func (s *supervisor) pump(c *child, r io.Reader) {
-	defer c.pumps.Done()
+// launch starts one run of w and the goroutines that copy its output and reap it.
+func (s *supervisor) launch(w *workloadProc) (*attempt, error) {
+	cmd := exec.Command(w.argv[0], w.argv[1:]...)
+	cmd.Env = w.env
+	cmd.SysProcAttr = childSysProcAttr()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case <-s.stopping:
+		return nil, errStopping
+	default:
+	}
+	if err := startChild(cmd); err != nil {
+		return nil, err
+	}
+	r := &attempt{cmd: cmd, exited: make(chan struct{})}
+	w.current = r
+	s.logger.Info("started", "workload", w.name, "pid", cmd.Process.Pid, "command", w.argv)
+	var pumps sync.WaitGroup
+	pumps.Add(2)
+	go s.pump(w.name, stdout, &pumps)
+	go s.pump(w.name, stderr, &pumps)
+	go func() {
+		pumps.Wait() // Wait closes the pipes: read them to the end first
+		r.err = cmd.Wait()
+		w.mu.Lock()
+		w.current = nil
+		w.mu.Unlock()
+		close(r.exited)
+	}()
+	return r, nil
+}
+
+var errStopping = errors.New("the launcher is stopping")
+
+// keepRunning waits for each run of w to end and starts the next after the backoff,
+// until the launcher stops or the workload reports a configuration error.
+func (s *supervisor) keepRunning(w *workloadProc, r *attempt) {
+	defer close(w.done)
+	restarts := 0
+	for {
+		began := time.Now()
+		<-r.exited
+		select {
+		case <-s.stopping:
+			s.logExit(w.name, r.err, "")
+			return
+		default:
+		}
+		if exitCode(r.err) == exitConfig {
+			s.logger.Error("exited with a configuration error (status 78); not restarting it: fix what it printed above, then start localazure again", "workload", w.name)
+			return
+		}
+		if time.Since(began) >= s.backoff.ResetAfter {
+			restarts = 0
+		}
+		for {
+			d := s.backoff.delay(restarts)
+			restarts++
+			s.logExit(w.name, r.err, fmt.Sprintf("restarting it in %s (restart %d), as Kubernetes restarts a container of a pod with restartPolicy Always", d, restarts))
+			select {
+			case <-s.stopping:
+				return
+			case <-time.After(d):
+			}
+			next, err := s.launch(w)
+			if errors.Is(err, errStopping) {
+				return
+			}
+			if err == nil {
+				r = next
+				break
+			}
+			r = &attempt{err: err}
+		}
+	}
+}
+
+func (s *supervisor) logExit(workload string, err error, then string) {
+	attrs := []any{"workload", workload}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		attrs = append(attrs, "status", "exit status 0")
+	case errors.As(err, &ee):
+		attrs = append(attrs, "status", ee.ProcessState.String())
+	default:
+		attrs = append(attrs, "err", err)
+	}
+	if then == "" {
+		s.logger.Info("exited", attrs...)
+		return
+	}
+	s.logger.Warn("exited; "+then, attrs...)
+}
+
+// exitCode is the process's exit status, or -1 if it did not exit normally.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	default:
+		return -1
+	}
+}
+
+func (s *supervisor) pump(workload string, r io.Reader, done *sync.WaitGroup) {
+	defer done.Done()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		s.outMu.Lock()
-		fmt.Fprintf(s.out, "%s | %s\n", c.workload, sc.Bytes())
+		fmt.Fprintf(s.out, "%s | %s\n", workload, sc.Bytes())
 		s.outMu.Unlock()
 	}
 }
 
-// stop sends SIGTERM to every child's process group, waits up to grace, then kills
-// what is left.
+// stop ends restarts, sends SIGTERM to every running child's process group, waits
+// up to grace, then kills what is left.
 func (s *supervisor) stop(grace time.Duration) {
-	for _, c := range s.procs {
-		select {
-		case <-c.done:
-		default:
-			terminate(c.cmd.Process)
+	s.stopOnce.Do(func() { close(s.stopping) })
+	for _, w := range s.procs {
+		w.mu.Lock()
+		if w.current != nil {
+			terminate(w.current.cmd.Process)
 		}
+		w.mu.Unlock()
 	}
-	deadline := time.After(grace)
-	for _, c := range s.procs {
+	deadline := time.Now().Add(grace)
+	for _, w := range s.procs {
 		select {
-		case <-c.done:
-		case <-deadline:
-			s.logger.Warn("did not exit after SIGTERM; killing it", "workload", c.workload, "grace", grace)
-			kill(c.cmd.Process)
-			<-c.done
+		case <-w.done:
+		case <-time.After(time.Until(deadline)):
+			s.logger.Warn("did not exit after SIGTERM; killing it", "workload", w.name, "grace", grace)
+			w.mu.Lock()
+			if w.current != nil {
+				kill(w.current.cmd.Process)
+			}
+			w.mu.Unlock()
+			<-w.done
 		}
 	}
 }
