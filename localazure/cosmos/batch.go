@@ -120,15 +120,23 @@ func (s *Server) batch(q *request, c *collection, body []byte) *apiError {
 		}
 		results[i] = res
 	}
-	if failed < 0 {
+	var ticket uint64
+	if failed < 0 && len(staged)+len(deleted) > 0 {
+		ops := make([]journalOp, 0, len(staged)+len(deleted))
 		for id := range deleted {
 			delete(p.docs, id)
+			ops = append(ops, delOp(key, id))
 		}
 		for id, d := range staged {
 			p.docs[id] = d
+			ops = append(ops, putOp(d))
 		}
+		ticket = s.journalOps(c, ops...) // one record: the batch is replayed whole or not at all
 	}
 	p.mu.Unlock()
+	if e := s.durable(ticket); e != nil {
+		return e
+	}
 
 	status := http.StatusOK
 	if failed >= 0 {
@@ -138,8 +146,6 @@ func (s *Server) batch(q *request, c *collection, body []byte) *apiError {
 				results[i] = batchResult{StatusCode: http.StatusFailedDependency}
 			}
 		}
-	} else if len(staged) > 0 || len(deleted) > 0 {
-		s.changed()
 	}
 	out, err := json.Marshal(results)
 	if err != nil {

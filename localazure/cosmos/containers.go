@@ -74,7 +74,6 @@ func (s *Server) createCollection(d *database, props map[string]any, ifMissing b
 	c.uniqueKeys = uniqueKeys(props)
 	d.colls[id] = c
 	d.order = append(d.order, id)
-	s.changed()
 	return c, true, nil
 }
 
@@ -149,6 +148,9 @@ func (s *Server) handleCollections(q *request, dbID string) *apiError {
 		}
 		content, _ := offerContent(q.r.Header, false)
 		s.addOffer("dbs/"+d.rid+"/colls/"+c.rid+"/", c.rid, content)
+		if e := s.commitMetadata(); e != nil {
+			return e
+		}
 		q.w.Header()[hETag] = []string{c.etag}
 		s.writeJSON(q, http.StatusCreated, "1", c.json())
 		return nil
@@ -203,7 +205,9 @@ func (s *Server) handleCollection(q *request, dbID, id string) *apiError {
 		c.defaultTTL.Store(ttlSetting(c.props))
 		out := c.json()
 		d.mu.Unlock()
-		s.changed()
+		if e := s.commitMetadata(); e != nil {
+			return e
+		}
 		q.w.Header()[hETag] = []string{c.etag}
 		s.writeJSON(q, http.StatusOK, "1", out)
 		return nil
@@ -224,7 +228,9 @@ func (s *Server) handleCollection(q *request, dbID, id string) *apiError {
 			return errNotFound("Resource Not Found. Learn more: https://aka.ms/cosmosdb-tsg-not-found")
 		}
 		s.dropOffer(gone.rid)
-		s.changed()
+		if e := s.commitMetadata(); e != nil {
+			return e
+		}
 		s.writeJSON(q, http.StatusNoContent, "1", nil)
 		return nil
 	}

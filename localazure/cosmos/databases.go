@@ -30,7 +30,6 @@ func (s *Server) createDatabase(id string, ifMissing bool) (*database, bool, *ap
 		etag: s.nextEtag(s.globalLSN()), colls: map[string]*collection{}}
 	s.dbs[id] = d
 	s.dbOrder = append(s.dbOrder, id)
-	s.changed()
 	return d, true, nil
 }
 
@@ -75,6 +74,9 @@ func (s *Server) handleDatabases(q *request) *apiError {
 		}
 		if content, ok := offerContent(q.r.Header, true); ok {
 			s.addOffer("dbs/"+d.rid+"/", d.rid, content)
+		}
+		if e := s.commitMetadata(); e != nil {
+			return e
 		}
 		q.w.Header()[hETag] = []string{d.etag}
 		s.writeJSON(q, http.StatusCreated, "1", d.json())
@@ -127,7 +129,9 @@ func (s *Server) handleDatabase(q *request, id string) *apiError {
 			s.dropOffer(c.rid)
 		}
 		gone.mu.RUnlock()
-		s.changed()
+		if e := s.commitMetadata(); e != nil {
+			return e
+		}
 		s.writeJSON(q, http.StatusNoContent, "1", nil)
 		return nil
 	}

@@ -223,8 +223,11 @@ func (s *Server) handleDocs(q *request, dbID, collID string) *apiError {
 	}
 	d := s.build(c, m, body, id, key, prev)
 	p.docs[id] = d
+	ticket := s.journalOps(c, putOp(d))
 	p.mu.Unlock()
-	s.changed()
+	if e := s.durable(ticket); e != nil {
+		return e
+	}
 	status := http.StatusCreated
 	if prev != nil {
 		status = http.StatusOK
@@ -289,8 +292,11 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 		}
 		d := s.build(c, m, body, id, bodyKey, prev)
 		p.docs[id] = d
+		ticket := s.journalOps(c, putOp(d))
 		p.mu.Unlock()
-		s.changed()
+		if e := s.durable(ticket); e != nil {
+			return e
+		}
 		s.writeItem(q, c, http.StatusOK, d, writeCharge(len(d.raw)))
 		return nil
 	case http.MethodDelete:
@@ -303,9 +309,12 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 			return e
 		}
 		delete(p.docs, id)
-		p.mu.Unlock()
 		c.lsn.Add(1)
-		s.changed()
+		ticket := s.journalOps(c, delOp(key, id))
+		p.mu.Unlock()
+		if e := s.durable(ticket); e != nil {
+			return e
+		}
 		s.itemHeaders(q, c, nil)
 		s.writeJSON(q, http.StatusNoContent, writeCharge(len(prev.raw)), nil)
 		return nil

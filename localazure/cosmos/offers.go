@@ -145,7 +145,9 @@ func (s *Server) handleOffers(q *request) *apiError {
 		o.ts = s.now().Unix()
 		o.etag = s.nextEtag(s.globalLSN())
 		o.mu.Unlock()
-		s.changed()
+		if e := s.commitMetadata(); e != nil {
+			return e
+		}
 		q.w.Header()[hETag] = []string{o.etag}
 		s.writeJSON(q, http.StatusOK, "1", o.json())
 		return nil

@@ -64,8 +64,11 @@ func (s *Server) patch(q *request, c *collection, key, id string) *apiError {
 		return e
 	}
 	p.docs[id] = d
+	ticket := s.journalOps(c, putOp(d))
 	p.mu.Unlock()
-	s.changed()
+	if e := s.durable(ticket); e != nil {
+		return e
+	}
 	s.writeItem(q, c, http.StatusOK, d, writeCharge(len(d.raw)))
 	return nil
 }

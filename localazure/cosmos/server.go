@@ -166,7 +166,9 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	if s.persist != nil {
-		s.persist.start()
+		if err := s.persist.start(); err != nil {
+			return nil, err
+		}
 	}
 	go s.sweep()
 	return s, nil
