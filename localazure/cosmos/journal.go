@@ -44,7 +44,7 @@ type journal struct {
 	fileMu sync.Mutex // held while writing to f and while switching files
 	f      *os.File
 	gen    uint64
-	size   int64 // bytes in the current file, read by the checkpoint policy
+	size   int64  // bytes in the current file, read by the checkpoint policy
 	syncs  uint64 // fsyncs so far (tests check that writers share them)
 	sync   func(*os.File) error
 }
