@@ -64,3 +64,9 @@ func deletedButRecoverable(name string) *kvError {
 func notSupported(what string) *kvError {
 	return &kvError{status: http.StatusNotImplemented, code: "NotSupported", msg: fmt.Sprintf("%s is not supported by the local Key Vault stand-in.", what)}
 }
+
+// persistFailed answers a change that could not be written to the data directory;
+// the change was not made.
+func persistFailed(err error) *kvError {
+	return &kvError{status: http.StatusInternalServerError, code: "InternalServerError", msg: fmt.Sprintf("The change could not be saved and was not made: %v", err)}
+}

@@ -31,8 +31,14 @@ type Options struct {
 	// Policy holds the data-plane role assignments. nil grants nothing: every
 	// authenticated call is refused with 403, as a vault with no assignments does.
 	Policy *authz.Policy
-	Seed   []Secret
-	Logger *slog.Logger
+	// Seed creates these secrets at start. With DataDir, only those missing from the
+	// saved state (live or soft-deleted) are created: a generated value must outlive a
+	// restart, or whatever it signed stops verifying.
+	Seed []Secret
+	// DataDir, when set, keeps the vault's state there: every change is on disk
+	// (fsynced) before it is answered, and New loads it. "" keeps it in memory.
+	DataDir string
+	Logger  *slog.Logger
 }
 
 // Limits Key Vault enforces on secrets.

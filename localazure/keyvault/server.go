@@ -31,7 +31,7 @@ type Server struct {
 	now   func() time.Time
 }
 
-// New validates opts and seeds the vault.
+// New validates opts, loads the state from opts.DataDir when set, and seeds the vault.
 func New(opts Options) (*Server, error) {
 	opts, err := opts.normalize()
 	if err != nil {
@@ -42,7 +42,16 @@ func New(opts Options) (*Server, error) {
 		host = h
 	}
 	s := &Server{opts: opts, log: opts.Logger, base: opts.VaultURL, name: strings.Split(host, ".")[0], store: newStore(), now: time.Now}
+	if opts.DataDir != "" {
+		if err := s.store.load(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	for _, sec := range opts.Seed {
+		key := strings.ToLower(sec.Name)
+		if s.store.live[key] != nil || s.store.deleted[key] != nil {
+			continue // saved state wins: its versions, values and ids are what clients saw
+		}
 		in := setInput{value: sec.Value, contentType: sec.ContentType, tags: sec.Tags, enabled: sec.Enabled}
 		if sec.NotBefore != nil {
 			n := sec.NotBefore.Unix()
@@ -56,7 +65,23 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("keyvault: seed %s: %w", sec.Name, kerr)
 		}
 	}
+	if opts.DataDir != "" {
+		// Seeded secrets are still only in memory; the compacted rewrite saves them
+		// together with the loaded state in one atomic step.
+		if s.store.log, err = s.store.openLog(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// Close releases the data directory's file. Every acknowledged change is already on
+// disk, so not calling it (a killed process) loses nothing.
+func (s *Server) Close() error {
+	if s.store.log == nil {
+		return nil
+	}
+	return s.store.log.close()
 }
 
 // Handler serves the secrets data plane.

@@ -51,10 +51,17 @@ type deletedSecret struct {
 
 // store holds the vault's secrets. Snapshots handed out are copies, so handlers encode
 // them without holding the lock.
+//
+// A change is decided under the read lock, written to the log (when there is one)
+// and only then applied under the write lock, so a change that failed to persist is
+// never visible and readers are not held up by the fsync. wmu serialises writers, so
+// nothing changes between the decision and the apply.
 type store struct {
+	wmu     sync.Mutex
 	mu      sync.RWMutex
 	live    map[string]*secret // lower-case name
 	deleted map[string]*deletedSecret
+	log     *changeLog // nil: in memory only
 }
 
 func newStore() *store {
@@ -73,6 +80,23 @@ func (v *version) clone() *version {
 	return &c
 }
 
+// commit persists r and applies it. The caller holds wmu and has checked r against
+// the current state.
+func (st *store) commit(r record) *kvError {
+	if st.log != nil {
+		if err := st.log.append(r); err != nil {
+			return persistFailed(err)
+		}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := st.apply(r); err != nil {
+		// Unreachable while writers hold wmu; answered rather than panicking.
+		return persistFailed(err)
+	}
+	return nil
+}
+
 // setInput is what a PUT carries.
 type setInput struct {
 	value, contentType string
@@ -84,20 +108,24 @@ type setInput struct {
 // set adds a new version (creating the secret when needed) and returns it.
 func (st *store) set(name string, in setInput, now time.Time) (string, *version, *kvError) {
 	key := strings.ToLower(name)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if _, gone := st.deleted[key]; gone {
-		return "", nil, deletedButRecoverable(name)
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	st.mu.RLock()
+	_, gone := st.deleted[key]
+	canon := name
+	if s := st.live[key]; s != nil {
+		canon = s.name
 	}
-	s := st.live[key]
-	if s == nil {
-		s = &secret{name: name}
-		st.live[key] = s
+	st.mu.RUnlock()
+	if gone {
+		return "", nil, deletedButRecoverable(name)
 	}
 	v := &version{id: newVersionID(), value: in.value, contentType: in.contentType, tags: maps.Clone(in.tags),
 		enabled: in.enabled == nil || *in.enabled, nbf: in.nbf, exp: in.exp, created: now.Unix(), updated: now.Unix()}
-	s.versions = append(s.versions, v)
-	return s.name, v.clone(), nil
+	if kerr := st.commit(record{Op: opSet, Name: canon, Version: recOf(v)}); kerr != nil {
+		return "", nil, kerr
+	}
+	return canon, v, nil
 }
 
 // get returns a version (the latest when id is "").
@@ -128,17 +156,27 @@ type updateInput struct {
 }
 
 func (st *store) update(name, id string, in updateInput, now time.Time) (string, *version, *kvError) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	st.mu.RLock()
 	s := st.live[strings.ToLower(name)]
+	var v *version
+	var canon string
+	if s != nil {
+		canon = s.name
+		if v = s.latest(); id != "" {
+			v = s.version(id)
+		}
+		if v != nil {
+			v = v.clone() // edited off to the side until it is on disk
+		}
+	}
+	st.mu.RUnlock()
 	if s == nil {
 		return "", nil, secretNotFound(name)
 	}
-	v := s.latest()
-	if id != "" {
-		if v = s.version(id); v == nil {
-			return "", nil, secretNotFound(name + "/" + id)
-		}
+	if v == nil {
+		return "", nil, secretNotFound(name + "/" + id)
 	}
 	if in.contentType != nil {
 		v.contentType = *in.contentType
@@ -156,22 +194,31 @@ func (st *store) update(name, id string, in updateInput, now time.Time) (string,
 		v.exp = in.exp
 	}
 	v.updated = now.Unix()
-	return s.name, v.clone(), nil
+	if kerr := st.commit(record{Op: opUpdate, Name: canon, Version: recOf(v)}); kerr != nil {
+		return "", nil, kerr
+	}
+	return canon, v, nil
 }
 
 // remove soft-deletes a secret with all its versions.
 func (st *store) remove(name string, now time.Time) (*deletedSecret, *kvError) {
 	key := strings.ToLower(name)
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	st.mu.RLock()
 	s := st.live[key]
+	var latest *version
+	if s != nil {
+		latest = s.latest().clone()
+	}
+	st.mu.RUnlock()
 	if s == nil {
 		return nil, secretNotFound(name)
 	}
-	delete(st.live, key)
-	d := &deletedSecret{secret: s, deleted: now.Unix()}
-	st.deleted[key] = d
-	return &deletedSecret{secret: &secret{name: s.name, versions: []*version{s.latest().clone()}}, deleted: d.deleted}, nil
+	if kerr := st.commit(record{Op: opDelete, Name: s.name, Deleted: now.Unix()}); kerr != nil {
+		return nil, kerr
+	}
+	return &deletedSecret{secret: &secret{name: s.name, versions: []*version{latest}}, deleted: now.Unix()}, nil
 }
 
 func (st *store) getDeleted(name string) (*deletedSecret, *kvError) {
@@ -186,26 +233,35 @@ func (st *store) getDeleted(name string) (*deletedSecret, *kvError) {
 
 func (st *store) recover(name string) (string, *version, *kvError) {
 	key := strings.ToLower(name)
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	st.mu.RLock()
 	d := st.deleted[key]
+	var latest *version
+	if d != nil {
+		latest = d.latest().clone()
+	}
+	st.mu.RUnlock()
 	if d == nil {
 		return "", nil, deletedSecretNotFound(name)
 	}
-	delete(st.deleted, key)
-	st.live[key] = d.secret
-	return d.name, d.latest().clone(), nil
+	if kerr := st.commit(record{Op: opRecover, Name: d.name}); kerr != nil {
+		return "", nil, kerr
+	}
+	return d.name, latest, nil
 }
 
 func (st *store) purge(name string) *kvError {
 	key := strings.ToLower(name)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.deleted[key] == nil {
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	st.mu.RLock()
+	d := st.deleted[key]
+	st.mu.RUnlock()
+	if d == nil {
 		return deletedSecretNotFound(name)
 	}
-	delete(st.deleted, key)
-	return nil
+	return st.commit(record{Op: opPurge, Name: d.name})
 }
 
 // listItem is one row of a listing: a secret's latest version, or one version.

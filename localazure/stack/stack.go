@@ -177,7 +177,8 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	}
 	kv, err := keyvault.New(keyvault.Options{
 		VaultURL: e.KeyVault, TenantID: la.TenantID, Verifier: verifier, Policy: policy, Seed: seed,
-		Logger: s.log.With("service", "keyvault"),
+		DataDir: s.dataDir("keyvault"),
+		Logger:  s.log.With("service", "keyvault"),
 	})
 	if err != nil {
 		return fmt.Errorf("localazure: key vault: %w", err)
