@@ -76,7 +76,7 @@ func imageInputs(t *testing.T, root string) []string {
 		}
 	}
 	return append(files, "go.work", "go.work.sum", "localazure.json",
-		"localazure/azurite/package.json", "localazure/azurite/package-lock.json", "localazure/azurite/fast-start.js")
+		"localazure/azurite/package.json", "localazure/azurite/package-lock.json", "localazure/azurite/fast-start.js", "localazure/azurite/durable.js")
 }
 
 // TestDockerignoreKeepsTheContextSmall: everything the builds read is in the context,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,5 +180,73 @@ console.log(Object.keys(t.AzuriteTelemetryClient).sort().join(","));`
 	}
 	if got := node(); got == "TraceRequest,TraceStartEvent,TraceStopEvent,init" {
 		t.Fatal("the stub replaced Azurite's telemetry module although telemetry was not disabled")
+	}
+}
+
+// TestAcknowledgedBlobsSurviveKill9: with durable.js preloaded, every upload and
+// container that Azurite acknowledged is there after a kill -9 and a restart on the
+// same data directory (without it, blobs from the last few seconds are lost: Azurite
+// saves its metadata every 5 s).
+func TestAcknowledgedBlobsSurviveKill9(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	s, hc := startAzurite(t, data)
+	ctx := context.Background()
+	cred, _ := azblob.NewSharedKeyCredential(azurite.Account, azurite.WellKnownKey)
+	opts := &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: hc}}
+	c, _ := azblob.NewClientWithSharedKeyCredential(s.URL()+"/", cred, opts)
+	if _, err := c.CreateContainer(ctx, "crash", nil); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, err := c.UploadBuffer(ctx, "crash", fmt.Sprintf("b%d", i), fmt.Appendf(nil, "body %d", i), nil); err != nil {
+				t.Errorf("upload %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := c.DeleteBlob(ctx, "crash", "b0", nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Kill() // at once: well inside Azurite's 5 s metadata save interval
+
+	s2, hc2 := startAzurite(t, data)
+	c2, _ := azblob.NewClientWithSharedKeyCredential(s2.URL()+"/", cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: hc2}})
+	for i := 1; i < n; i++ {
+		r, err := c2.DownloadStream(ctx, "crash", fmt.Sprintf("b%d", i), nil)
+		if err != nil {
+			t.Errorf("blob b%d was acknowledged before the kill but is lost: %v", i, err)
+			continue
+		}
+		got, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if string(got) != fmt.Sprintf("body %d", i) {
+			t.Errorf("blob b%d = %q after the kill", i, got)
+		}
+	}
+	if _, err := c2.DownloadStream(ctx, "crash", "b0", nil); err == nil {
+		t.Error("blob b0 was deleted before the kill but is back")
+	}
+}
+
+// TestDurableWrapsThePinnedStores: durable.js finds the metadata stores at the
+// paths of the pinned Azurite's layout (a new layout fails here, not silently).
+func TestDurableWrapsThePinnedStores(t *testing.T) {
+	dir := requireInstalled(t)
+	probe := `require("./durable.js");
+for (const f of ["blob/persistence/LokiBlobMetadataStore.js", "common/persistence/LokiExtentMetadataStore.js"]) {
+  console.log(f, require("./node_modules/azurite/dist/src/" + f).default.prototype.__localazureDurable === true);
+}`
+	cmd := exec.Command("node", "-e", probe)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	if strings.Count(string(out), " true\n") != 2 {
+		t.Fatalf("durable.js did not wrap both metadata stores:\n%s", out)
 	}
 }

@@ -156,14 +156,17 @@ func start(ctx context.Context, bin string, port int, certFile, keyFile string, 
 	return s, nil
 }
 
-// nodeOptions preloads fast-start.js (see there) keeping any NODE_OPTIONS the user has.
+// nodeOptions preloads fast-start.js and durable.js (see each) keeping any
+// NODE_OPTIONS the user has.
 func nodeOptions(dir string) string {
 	o := strings.TrimSpace(os.Getenv("NODE_OPTIONS"))
-	pre := filepath.Join(dir, "fast-start.js")
-	if _, err := os.Stat(pre); err != nil {
-		return o
+	for _, name := range []string{"fast-start.js", "durable.js"} {
+		pre := filepath.Join(dir, name)
+		if _, err := os.Stat(pre); err == nil {
+			o += ` --require "` + pre + `"`
+		}
 	}
-	return strings.TrimSpace(o + ` --require "` + pre + `"`)
+	return strings.TrimSpace(o)
 }
 
 func (s *Server) pump(r io.Reader) {
@@ -234,6 +237,12 @@ func (s *Server) Stop() error {
 		}
 	})
 	return s.stopErr
+}
+
+// Kill ends the process with SIGKILL at once, as a crash would: for crash tests.
+func (s *Server) Kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.done
 }
 
 // Exited is closed when the process has exited, for supervisors.
