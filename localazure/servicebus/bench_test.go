@@ -43,7 +43,9 @@ func TestMain(m *testing.M) {
 // runChild serves a broker on loopback, prints its address, and exits when
 // stdin closes.
 func runChild() {
-	b, err := New(Options{Entities: testEntities()})
+	// LOCALAZURE_SB_CHILD_DATADIR measures the durable broker (every
+	// acknowledgement waits for the group commit's fsync); unset, the default.
+	b, err := New(Options{Entities: testEntities(), DataDir: os.Getenv("LOCALAZURE_SB_CHILD_DATADIR")})
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)

@@ -247,8 +247,18 @@ func (h *connHandler) Message(l *amqp.Link, d *amqp.Delivery) amqp.DeliveryState
 	return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrNotAllowed, Description: "this link does not accept messages"}}
 }
 
-// handleSend stores a message (or a batch) sent to a queue or topic.
+// handleSend stores a message (or a batch) sent to a queue or topic. With a
+// data directory the acceptance is left to the group commit, which settles d
+// once the message's put records (one per store a topic fanned it out to) are
+// fsynced; nil tells the connection that the settlement comes later.
 func (h *connHandler) handleSend(ref entityRef, d *amqp.Delivery) amqp.DeliveryState {
+	if p := h.b.persist; p != nil {
+		if err := p.failed(); err != nil {
+			// Refuse rather than accept what could not be made durable.
+			return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrInternal,
+				Description: "the broker could not write its data log: " + err.Error()}}
+		}
+	}
 	var batch []*msgData
 	if d.Format == amqp.BatchFormat {
 		var outer amqp.Message
@@ -285,6 +295,11 @@ func (h *connHandler) handleSend(ref entityRef, d *amqp.Delivery) amqp.DeliveryS
 		} else {
 			ref.topic.publish(md, now)
 		}
+	}
+	if p := h.b.persist; p != nil && !d.Settled {
+		// Last touch of d here: the committer may settle it at once.
+		p.afterSync(waiter{d: d, ok: &amqp.Accepted{}})
+		return nil
 	}
 	return &amqp.Accepted{}
 }
@@ -340,6 +355,15 @@ func (h *connHandler) Disposition(l *amqp.Link, od *amqp.OutDelivery, state amqp
 	case notFound:
 		return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrNotAllowed,
 			Description: "messages in a dead-letter queue cannot be dead-lettered"}}
+	}
+	_, released := state.(*amqp.Released)
+	if p := h.b.persist; p != nil && !settled && !released {
+		// The client waits for this answer (receive-settle-mode second): it goes
+		// out from the committer once the remove or put record is fsynced, so a
+		// completion the client saw never comes back after a crash. A release
+		// records nothing and needs no wait.
+		p.afterSync(waiter{od: od, reply: reply})
+		return nil
 	}
 	return reply
 }

@@ -21,7 +21,24 @@ func mgmtErr(status int, cond amqp.Symbol, format string, args ...any) mgmtResul
 
 // mgmtResponse answers a request on an entity's $management node.
 func (h *connHandler) mgmtResponse(ref entityRef, req *amqp.Message) *amqp.Message {
-	res := h.manage(ref, req)
+	return mgmtResponseOf(h.manage(ref, req))
+}
+
+// changesState tells whether a $management operation may write data log
+// records, so that its response must wait for them to be durable. Renewals,
+// peeks and reads change nothing that is persisted (locks are not).
+func changesState(req *amqp.Message) bool {
+	op, _ := req.ApplicationProperties["operation"].(string)
+	switch op {
+	case "com.microsoft:update-disposition", "com.microsoft:set-session-state",
+		"com.microsoft:schedule-message", "com.microsoft:cancel-scheduled-message",
+		"com.microsoft:receive-by-sequence-number": // receive-and-delete removes
+		return true
+	}
+	return false
+}
+
+func mgmtResponseOf(res mgmtResult) *amqp.Message {
 	props := map[string]any{"statusCode": int32(res.status), "statusDescription": res.desc}
 	if res.cond != "" {
 		props["errorCondition"] = res.cond

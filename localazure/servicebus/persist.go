@@ -20,32 +20,61 @@ import (
 // whole state, replacing any earlier put of the same message) or a remove. On
 // start the log is replayed and rewritten with only the live messages.
 //
-// Records are buffered and flushed every flushInterval and on Close (which also
-// syncs): a broker killed without Close can lose the last moments, while a
-// crashed client never loses anything (its locks expire). Locks themselves are
-// not persisted: after a restart every message is available again. Messages
-// scheduled on a topic (held before fan-out) are not persisted either; session
-// states are.
+// Nothing is acknowledged before it is on disk: a client's send is accepted, its
+// settlement (complete, dead-letter, defer, a counted abandon) answered and a
+// state-changing $management request (update-disposition, schedule, cancel,
+// set-session-state, receive of deferred messages) answered only once the
+// records it produced are written and fsynced, so a broker killed at any moment
+// (kill -9, power loss) never forgets an accepted message nor brings back a
+// completed one. Durability is a group commit: records go into a shared buffer
+// and one goroutine (committer) writes and fsyncs whatever has piled up, then
+// releases every acknowledgement that batch covers. An acknowledgement thus
+// waits for at most the fsync in progress plus its own, never for a timer, and
+// under load one fsync serves many clients. Locks themselves are not persisted:
+// after a restart every message is available again. Messages scheduled on a
+// topic (held before fan-out) are not persisted either; session states are.
 type persister struct {
 	path string
 	log  func(msg string, args ...any)
 
-	mu     sync.Mutex
-	f      *os.File
-	w      *bufio.Writer
-	err    error
-	dirty  bool
-	stop   chan struct{}
-	done   chan struct{}
-	closed bool
+	mu sync.Mutex
+	f  *os.File
+	// syncFile makes written records durable (f.Sync); tests replace it to
+	// hold or fail a commit.
+	syncFile func(*os.File) error
+	buf      []byte // encoded records not yet written
+	appended uint64 // records appended so far: the log position of the latest
+	durable  uint64 // records written and fsynced
+	waiters  []waiter
+	err      error // the first write or fsync failure: persistence stops
+	wake     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	closed   bool
 }
 
+// waiter is an acknowledgement held until the log is durable up to target.
+// Exactly one of d, od and fn is set.
+type waiter struct {
+	target uint64
+	// d is a client's transfer, settled with ok (a send).
+	d  *amqp.Delivery
+	ok amqp.DeliveryState
+	// od is a delivery of ours the client settled unsettled (receive-settle-mode
+	// second), answered with reply.
+	od    *amqp.OutDelivery
+	reply amqp.DeliveryState
+	// fn answers anything else (a $management response); err is nil once durable.
+	fn func(err error)
+}
+
+var errPersistClosed = errors.New("servicebus: the data log is closed")
+
 const (
-	logFile       = "servicebus.log"
-	flushInterval = 20 * time.Millisecond
-	recPut        = "put"
-	recRemove     = "rm"
-	recSession    = "sess" // [kind, store, session id, state (binary or null)]
+	logFile    = "servicebus.log"
+	recPut     = "put"
+	recRemove  = "rm"
+	recSession = "sess" // [kind, store, session id, state (binary or null)]
 )
 
 // openPersister replays the log into the broker's stores and starts a fresh one.
@@ -67,7 +96,8 @@ func openPersister(b *Broker, dir string) (*persister, error) {
 	if err != nil {
 		return nil, fmt.Errorf("servicebus: data directory: %w", err)
 	}
-	p := &persister{path: path, f: f, w: bufio.NewWriterSize(f, 256<<10), stop: make(chan struct{}), done: make(chan struct{}),
+	p := &persister{path: path, f: f, syncFile: (*os.File).Sync,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		log: func(msg string, args ...any) { b.log.Error(msg, args...) }}
 	for _, s := range b.stores {
 		s.mu.Lock()
@@ -83,10 +113,12 @@ func openPersister(b *Broker, dir string) (*persister, error) {
 		}
 		s.mu.Unlock()
 	}
-	if err := p.w.Flush(); err != nil {
+	if _, err := f.Write(p.buf); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("servicebus: writing %s: %w", tmp, err)
 	}
+	p.buf = nil
+	p.durable = p.appended
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("servicebus: writing %s: %w", tmp, err)
@@ -95,7 +127,17 @@ func openPersister(b *Broker, dir string) (*persister, error) {
 		f.Close()
 		return nil, fmt.Errorf("servicebus: replacing %s: %w", path, err)
 	}
-	go p.flusher()
+	// The rename is durable only once the directory is: without this a crash
+	// could bring back the old log, with messages completed since.
+	if d, err := os.Open(dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("servicebus: syncing %s: %w", dir, err)
+		}
+	}
+	go p.committer()
 	return p, nil
 }
 
@@ -230,25 +272,31 @@ func timeOrZero(t time.Time) time.Time {
 	return t
 }
 
+// record appends rec to the log buffer and wakes the committer. Callers that
+// acknowledge something then call afterSync.
 func (p *persister) record(rec []any) {
 	b, err := amqp.Marshal(rec)
 	if err != nil {
 		p.log("servicebus: encoding a data log record", "err", err)
 		return
 	}
-	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(len(b)))
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed || p.err != nil {
+		p.mu.Unlock()
 		return
 	}
-	p.w.Write(hdr[:])
-	if _, err := p.w.Write(b); err != nil {
-		p.err = err
-		p.log("servicebus: writing the data log; persistence stops", "err", err)
+	p.buf = binary.BigEndian.AppendUint32(p.buf, uint32(len(b)))
+	p.buf = append(p.buf, b...)
+	p.appended++
+	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *persister) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default: // the committer is already due to run
 	}
-	p.dirty = true
 }
 
 // writePut records m's whole state. Callers hold s.mu.
@@ -266,25 +314,136 @@ func (p *persister) writePut(s *store, m *message) {
 		m.deliveryCount, m.deferred, m.dlSource, raw})
 }
 
-func (p *persister) flusher() {
+// failed returns the error that stopped persistence, if any.
+func (p *persister) failed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// afterSync releases w once every record appended so far is durable: at once
+// when it already is, else from the committer after the fsync that covers
+// them. The caller appended its records before calling, so they are covered;
+// the target may also cover a few records other goroutines appended in
+// between, which only matters when the committer cut its batch in exactly that
+// window (the acknowledgement then rides on the next fsync).
+func (p *persister) afterSync(w waiter) {
+	p.mu.Lock()
+	w.target = p.appended
+	var err error
+	switch {
+	case p.err != nil:
+		err = p.err
+	case w.target <= p.durable:
+	case p.closed:
+		err = errPersistClosed
+	default:
+		p.waiters = append(p.waiters, w)
+		p.mu.Unlock()
+		p.signal()
+		return
+	}
+	p.mu.Unlock()
+	release([]waiter{w}, err)
+}
+
+// committer is the group commit: each round takes everything buffered, writes
+// and fsyncs it outside the lock (records keep piling up meanwhile for the next
+// round) and then releases the waiters it covered.
+func (p *persister) committer() {
 	defer close(p.done)
-	t := time.NewTicker(flushInterval)
-	defer t.Stop()
+	var spare []byte
 	for {
 		select {
 		case <-p.stop:
 			return
-		case <-t.C:
-			p.mu.Lock()
-			if p.dirty && p.err == nil {
-				if err := p.w.Flush(); err != nil {
-					p.err = err
-					p.log("servicebus: flushing the data log; persistence stops", "err", err)
-				}
-				p.dirty = false
-			}
-			p.mu.Unlock()
+		case <-p.wake:
 		}
+		for p.commit(&spare) {
+		}
+	}
+}
+
+// commit runs one round; it reports whether there was anything to do.
+func (p *persister) commit(spare *[]byte) bool {
+	p.mu.Lock()
+	if len(p.buf) == 0 && len(p.waiters) == 0 {
+		p.mu.Unlock()
+		return false
+	}
+	buf, target, syncFile, err := p.buf, p.appended, p.syncFile, p.err
+	p.buf = (*spare)[:0]
+	p.mu.Unlock()
+	if err == nil && len(buf) > 0 {
+		if _, err = p.f.Write(buf); err == nil {
+			err = syncFile(p.f)
+		}
+	}
+	if cap(buf) <= 1<<20 {
+		*spare = buf // reuse, unless a burst made it large
+	} else {
+		*spare = nil
+	}
+	p.mu.Lock()
+	if err != nil && p.err == nil {
+		p.err = err
+		p.buf = nil
+		p.log("servicebus: writing the data log failed; persistence stops and sends are refused", "err", err)
+	}
+	err = p.err
+	if err == nil {
+		p.durable = target
+	}
+	var ready []waiter
+	keep := p.waiters[:0]
+	for _, w := range p.waiters {
+		if err != nil || w.target <= p.durable {
+			ready = append(ready, w)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	clear(p.waiters[len(keep):])
+	p.waiters = keep
+	p.mu.Unlock()
+	release(ready, err)
+	return true
+}
+
+// release answers the waiters of one commit; err non-nil means their records
+// may not be on disk, which the clients are told as an internal error.
+func release(ws []waiter, err error) {
+	var internal *amqp.Error
+	if err != nil {
+		internal = &amqp.Error{Condition: amqp.ErrInternal, Description: "the broker could not write its data log: " + err.Error()}
+	}
+	// Accepted dispositions of consecutive transfers coalesce into one frame;
+	// the last settled delivery of each link then pushes out its session's.
+	var flush map[*amqp.Link]*amqp.Delivery
+	for _, w := range ws {
+		switch {
+		case w.d != nil:
+			if err != nil {
+				w.d.Settle(&amqp.Rejected{Error: internal})
+				continue
+			}
+			w.d.Settle(w.ok)
+			if flush == nil {
+				flush = map[*amqp.Link]*amqp.Delivery{}
+			}
+			flush[w.d.Link] = w.d
+		case w.od != nil:
+			if err != nil {
+				w.od.Settle(&amqp.Rejected{Error: internal})
+			} else {
+				w.od.Settle(w.reply)
+			}
+		case w.fn != nil:
+			w.fn(err)
+		}
+	}
+	for _, d := range flush {
+		d.SettleNow(nil) // already settled: only sends what is coalesced
 	}
 }
 
@@ -292,17 +451,24 @@ func (p *persister) close() error {
 	close(p.stop)
 	<-p.done
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.closed = true
-	err := p.w.Flush()
-	if serr := p.f.Sync(); err == nil {
-		err = serr
+	err := p.err
+	if err == nil && len(p.buf) > 0 {
+		_, err = p.f.Write(p.buf)
 	}
-	if cerr := p.f.Close(); err == nil {
-		err = cerr
+	p.buf = nil
+	if err == nil {
+		err = p.syncFile(p.f)
 	}
 	if err == nil {
-		err = p.err
+		p.durable = p.appended
+	}
+	ws := p.waiters
+	p.waiters = nil
+	p.mu.Unlock()
+	release(ws, err)
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("servicebus: closing the data log: %w", err)

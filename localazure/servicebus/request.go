@@ -30,6 +30,17 @@ func (h *connHandler) request(l *amqp.Link, st *linkState, d *amqp.Delivery) amq
 		resp = h.cbsResponse(&req)
 	} else {
 		resp = h.mgmtResponse(st.ref, &req)
+		if p := h.b.persist; p != nil && changesState(&req) {
+			// The response is the acknowledgement: it leaves once the records the
+			// operation wrote are fsynced (from the committer, not blocking reads).
+			p.afterSync(waiter{fn: func(err error) {
+				if err != nil {
+					resp = mgmtResponseOf(mgmtErr(500, amqp.ErrInternal, "the broker could not write its data log: %v", err))
+				}
+				h.reply(l, st.node, &req, resp)
+			}})
+			return nil
+		}
 	}
 	h.reply(l, st.node, &req, resp)
 	return nil
