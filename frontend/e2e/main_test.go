@@ -152,14 +152,15 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// buildServices builds both commands into dir with the toolchain running the test.
+// buildServices builds both commands into dir with the toolchain running the test
+// (the go command puts its own GOROOT/bin first on the PATH of what it runs).
 func buildServices(ctx context.Context, dir string) error {
 	root := repoRoot()
 	for _, svc := range []string{"frontend", "backend"} {
 		if _, err := os.Stat(filepath.Join(root, svc, "main.go")); err != nil {
 			return fmt.Errorf("%w: %s/main.go (the %s command) does not exist yet", errMissing, svc, svc)
 		}
-		cmd := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", filepath.Join(dir, svc), ".")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, svc), ".")
 		cmd.Dir = filepath.Join(root, svc)
 		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
