@@ -229,6 +229,21 @@ func TestValidationMessages(t *testing.T) {
 			q := m["UserConfig"].(map[string]any)["Namespaces"].([]any)[0].(map[string]any)["Queues"].([]any)[0].(map[string]any)
 			q["Properties"].(map[string]any)["LockDuration"] = "1 minute"
 		}, []string{`localazure.json: UserConfig.Namespaces[0].Queues[0].Properties.LockDuration`}},
+		{"bad fault", func(m map[string]any) {
+			la(m)["faults"] = []any{
+				map[string]any{"service": "cosmos", "fault": "throttle", "rate": 0.3},
+				map[string]any{"service": "cosmo", "fault": "throttle"},
+				map[string]any{"service": "blob", "fault": "latency"},
+				map[string]any{"service": "servicebus", "fault": "lose-locks", "rate": 0.5},
+			}
+		}, []string{
+			`LocalAzure.faults[1]: service "cosmo": use one of identity, keyvault, cosmos, blob, servicebus`,
+			`LocalAzure.faults[2]: a latency fault needs latency, e.g. "300ms"`,
+			`LocalAzure.faults[3]: servicebus faults take no operation, path or rate`,
+		}},
+		{"unknown fault field", func(m map[string]any) {
+			la(m)["faults"] = []any{map[string]any{"service": "cosmos", "fault": "throttle", "percent": 30}}
+		}, []string{`LocalAzure.faults[0].percent: unknown field`}},
 		{"missing section", func(m map[string]any) { delete(m, "LocalAzure") },
 			[]string{`localazure.json: LocalAzure: section is missing`}},
 	}

@@ -1,6 +1,9 @@
 package config
 
-import "github.com/contoso/orderflow/localazure/servicebus"
+import (
+	"github.com/contoso/orderflow/localazure/fault"
+	"github.com/contoso/orderflow/localazure/servicebus"
+)
 
 // FileName is the configuration's file name; Find looks for it.
 const FileName = "localazure.json"
@@ -28,6 +31,9 @@ type LocalAzure struct {
 	KeyVault        KeyVault         `json:"keyVault"`
 	Cosmos          Cosmos           `json:"cosmos"`
 	Storage         Storage          `json:"storage"`
+	// Faults are injected from the start (429s, 503s, latency, dropped Service Bus
+	// connections, lost locks); `localazure fault` adds more while the stack runs.
+	Faults []fault.Rule `json:"faults,omitempty"`
 	// Env holds extra variables given to every workload, as the Deployment's env does
 	// in AKS (database and container names, ...). Workload.Env overrides it.
 	Env map[string]string `json:"env,omitempty"`

@@ -67,6 +67,12 @@ func validate(p *problems, c *Config) {
 
 	validatePorts(p, la.Ports)
 
+	for i, r := range la.Faults {
+		if err := r.Validate(); err != nil {
+			p.add(fmt.Sprintf("%s.faults[%d]", root, i), "%v (see docs/localazure.md, \"Fault injection\")", err)
+		}
+	}
+
 	validateWorkloads(p, la.Workloads)
 
 	sb := validateUserConfig(p, c.UserConfig)

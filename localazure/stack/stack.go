@@ -21,6 +21,7 @@ import (
 	"github.com/contoso/orderflow/localazure/config"
 	"github.com/contoso/orderflow/localazure/cosmos"
 	"github.com/contoso/orderflow/localazure/entra"
+	"github.com/contoso/orderflow/localazure/fault"
 	"github.com/contoso/orderflow/localazure/keyvault"
 	"github.com/contoso/orderflow/localazure/servicebus"
 	"github.com/contoso/orderflow/localazure/tlsca"
@@ -40,6 +41,7 @@ type Stack struct {
 	cosmos *cosmos.Server
 	broker *servicebus.Broker
 	blob   *azurite.Server
+	faults *fault.Injector
 
 	servers   []*http.Server
 	amqpsMux  *amqpsMux
@@ -69,6 +71,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s := &Stack{cfg: cfg, opts: opts, log: opts.Logger, stateDir: opts.StateDir}
+	s.faults = fault.New(s.log.With("service", "faults"))
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -128,6 +131,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		if st.Err != nil {
 			return nil, fmt.Errorf("localazure: %s at %s does not answer: %w", st.Name, st.URL, st.Err)
 		}
+	}
+	// After the readiness probes, so that faults never stop the stack from starting.
+	if err := s.faults.Set("config", cfg.LocalAzure.Faults); err != nil {
+		return nil, fmt.Errorf("localazure: %w", err)
 	}
 	return s, nil
 }
@@ -233,6 +240,12 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	// whose TLS the mux has already done.
 	wsMux := http.NewServeMux()
 	s.broker.HandleWebSocket(wsMux) // with and without the trailing slash, as Service Bus
+	s.faults.OnAction("servicebus", func(f string) int {
+		if f == "drop-connections" {
+			return s.broker.DropConnections()
+		}
+		return s.broker.ExpireLocks()
+	})
 	wsSrv := httpServer("servicebus-websocket", wsMux, nil, s.log)
 	wsSrv.ReadTimeout, wsSrv.WriteTimeout = 0, 0 // a WebSocket lives as long as its AMQP connection
 	s.servers = append(s.servers, wsSrv)
@@ -389,7 +402,7 @@ func (s *Stack) bind(name string, port int) (net.Listener, error) {
 }
 
 func (s *Stack) serveHTTP(name string, h http.Handler, ln net.Listener, cfg *tls.Config) {
-	srv := httpServer(name, h, cfg, s.log)
+	srv := httpServer(name, s.faults.HTTP(name, h), cfg, s.log)
 	s.servers = append(s.servers, srv)
 	s.bg.Add(1)
 	go func() {
@@ -438,6 +451,10 @@ func (s *Stack) CAFile() string { return s.ca.CertPath() }
 // once per process, so a test cannot rely on setting it).
 func (s *Stack) CACertPool() *x509.CertPool { return s.ca.Pool() }
 
+// Faults is the fault injector in front of every stand-in: Set("runtime", rules)
+// replaces the faults set at run time (localazure.json's stay, under "config").
+func (s *Stack) Faults() *fault.Injector { return s.faults }
+
 // StateDir is where the CA, token files and env files live.
 func (s *Stack) StateDir() string { return s.stateDir }
 
@@ -452,6 +469,7 @@ func (s *Stack) Close() error {
 				srv.Close() // clients holding connections open past the grace period
 			}
 		}
+		s.faults.Close()
 		if s.broker != nil {
 			if err := s.broker.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("service bus: %w", err))
