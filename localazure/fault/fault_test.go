@@ -165,3 +165,22 @@ func TestServiceBusActionsRepeatUntilReplaced(t *testing.T) {
 		t.Errorf("still dropping after the rule was removed: %d then %d", n, drops.Load())
 	}
 }
+
+func TestRuntimeFileKeepsAbsoluteWindows(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	if err := WriteRuntime(dir, []Rule{{Service: "cosmos", Fault: "throttle", For: "10s"}, {Service: "blob", Fault: "unavailable"}}, now); err != nil {
+		t.Fatal(err)
+	}
+	later, err := ReadRuntime(dir, now.Add(4*time.Second))
+	if err != nil || len(later) != 2 || later[0].For != "6s" || later[1].For != "" {
+		t.Fatalf("4 s later: %v %+v", err, later)
+	}
+	gone, _ := ReadRuntime(dir, now.Add(11*time.Second))
+	if len(gone) != 1 || gone[0].Service != "blob" {
+		t.Fatalf("after the window: %+v", gone)
+	}
+	if err := WriteRuntime(dir, []Rule{{Service: "cosmos", Fault: "boom"}}, now); err == nil {
+		t.Fatal("an invalid rule was written")
+	}
+}

@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -239,4 +242,69 @@ func TestVersion(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`^localazure \S+.* \(Azurite 3\.37\.0, go1\.\S+ \w+/\w+\)\n$`).Match(out) {
 		t.Fatalf("version: %v %q", err, out)
 	}
+}
+
+// TestFaultCommandReachesTheRunningStack: `localazure fault add` makes the running
+// stack's Cosmos DB answer 503 within a second or so, and `clear` ends it.
+func TestFaultCommandReachesTheRunningStack(t *testing.T) {
+	bin, err := buildLauncher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, ports := testConfig(t)
+	state := t.TempDir()
+	cmd := exec.Command(bin, "up", "--config", cfg, "--state-dir", state, "--blob=false")
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() })
+	out, logs := collect(t, stdout), collect(t, stderr)
+	out.wait(t, regexp.MustCompile(`^localazure ready in`), 90*time.Second)
+
+	pem, err := os.ReadFile(filepath.Join(state, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
+	status := func() int {
+		resp, err := hc.Get(fmt.Sprintf("https://127.0.0.1:%d/dbs", ports[2]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitStatus := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for status() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("cosmos never answered %d; launcher log:\n%s", want, logs)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	before := status()
+	if before == http.StatusServiceUnavailable {
+		t.Fatalf("503 before any fault")
+	}
+	run := func(args ...string) string {
+		b, err := exec.Command(bin, append(args, "--config", cfg, "--state-dir", state)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, b)
+		}
+		return string(b)
+	}
+	run("fault", "add", "cosmos", "unavailable", "--path", "/dbs")
+	waitStatus(http.StatusServiceUnavailable)
+	if l := run("fault", "list"); !strings.Contains(l, "runtime  cosmos path~\"/dbs\" unavailable") {
+		t.Errorf("fault list:\n%s", l)
+	}
+	logs.wait(t, regexp.MustCompile(`fault set.*source=runtime`), time.Second)
+	run("fault", "clear")
+	waitStatus(before)
 }

@@ -2,6 +2,7 @@
 //
 //	localazure up [--config f] [--state-dir d] [--data-dir d] [--exec workload=command ...]
 //	localazure env <workload> [--config f] [--state-dir d]
+//	localazure fault add <service> <fault> [flags] | list | clear
 //	localazure version
 //
 // `up` starts the local Entra ID, Key Vault, Cosmos DB, Service Bus and Azurite on
@@ -32,6 +33,7 @@ func main() {
 const usage = `usage:
   localazure up [--config localazure.json] [--state-dir .localazure] [--data-dir dir] [--blob=true] [--exec workload=command ...]
   localazure env <workload> [--config localazure.json] [--state-dir .localazure]
+  localazure fault add|list|clear ...   (faults for the running stack; localazure fault for help)
   localazure version
 `
 
@@ -48,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = up(args[1:], began, stdout, stderr)
 	case "env":
 		err = printEnv(args[1:], stdout, stderr)
+	case "fault":
+		err = faultCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/contoso/orderflow/localazure/config"
+	"github.com/contoso/orderflow/localazure/fault"
 	"github.com/contoso/orderflow/localazure/stack"
 )
 
@@ -130,6 +131,11 @@ func up(args []string, began time.Time, stdout, stderr io.Writer) error {
 			logger.Error("stopping the local stack", "err", err)
 		}
 	}()
+	// Run-time faults are for this run: a new stack starts without those of the last.
+	if err := fault.WriteRuntime(stateDir, nil, time.Now()); err != nil {
+		return err
+	}
+	go st.Faults().Watch(ctx, stateDir) // `localazure fault` writes there
 	envFiles, err := st.WriteEnvFiles(stateDir)
 	if err != nil {
 		return err
