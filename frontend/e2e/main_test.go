@@ -40,6 +40,8 @@ var env struct {
 	bin string
 	// logs collects both services' output, printed when a test fails.
 	logs *lockedBuffer
+	// stack is the local stack the services run on.
+	stack localStack
 }
 
 func TestMain(m *testing.M) {
@@ -66,6 +68,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer st.Close()
+	env.stack = st
 
 	env.bin, err = os.MkdirTemp("", "orderflow-e2e-bin-")
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/contoso/orderflow/localazure/azurite"
+	"github.com/contoso/orderflow/localazure/fault"
 	"github.com/contoso/orderflow/localazure/stack"
 )
 
@@ -17,6 +18,8 @@ import (
 type localStack interface {
 	// Env is the environment `localazure up` gives a workload ("frontend", "backend").
 	Env(workload string) map[string]string
+	// Faults injects failures into the stand-ins (fault_test.go).
+	Faults() *fault.Injector
 	Close() error
 }
 

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,7 @@ type active struct {
 	compiled
 	source   string
 	replaced chan struct{} // Service Bus rules: closed when Set replaces the rule
+	fired    atomic.Int64  // requests failed or delayed; for Service Bus, things affected
 }
 
 // New returns an injector with no rules.
@@ -89,6 +91,7 @@ func (in *Injector) repeat(a *active) {
 		in.mu.RUnlock()
 		if fn != nil {
 			n := fn(a.Fault)
+			a.fired.Add(int64(n))
 			in.log.Info("fault injected", "rule", a.Rule.String(), "affected", n)
 		}
 		if a.every <= 0 {
@@ -123,6 +126,19 @@ func (in *Injector) Rules() []Rule {
 	return out
 }
 
+// Fired is how many times the rules of source have acted so far: requests failed
+// or delayed, connections dropped, locks expired. Tests use it to prove a fault
+// was exercised, not just set.
+func (in *Injector) Fired(source string) int64 {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	var n int64
+	for _, a := range in.sources[source] {
+		n += a.fired.Load()
+	}
+	return n
+}
+
 // pick returns the first active rule for this request that fires, or nil.
 func (in *Injector) pick(service, op, path string) *active {
 	in.mu.RLock()
@@ -153,6 +169,7 @@ func (in *Injector) HTTP(service string, h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
+		a.fired.Add(1)
 		in.log.Debug("fault injected", "rule", a.Rule.String(), "method", r.Method, "path", r.URL.Path)
 		switch a.Fault {
 		case "latency":
