@@ -597,7 +597,7 @@ func TestQueryProtocol(t *testing.T) {
 	}
 
 	// Read feed with paging.
-	resp, b = e.do("GET", "/dbs/orderflow/colls/orders/docs", nil, map[string]string{"x-ms-max-item-count": "25"})
+	resp, _ = e.do("GET", "/dbs/orderflow/colls/orders/docs", nil, map[string]string{"x-ms-max-item-count": "25"})
 	if resp.StatusCode != 200 || resp.Header.Get("x-ms-item-count") != "25" || resp.Header.Get("x-ms-continuation") == "" {
 		t.Fatalf("read feed: %d %v", resp.StatusCode, resp.Header)
 	}

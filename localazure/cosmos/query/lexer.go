@@ -45,14 +45,6 @@ func (t token) isKeyword(kw string) bool {
 
 func (t token) isOp(op string) bool { return t.kind == tokOp && t.text == op }
 
-// describe renders the token as Cosmos quotes it in "incorrect syntax near" messages.
-func (t token) describe(src string) string {
-	if t.kind == tokEOF {
-		return "end of input"
-	}
-	return src[t.pos:t.end]
-}
-
 // lex splits src into tokens. It fails on characters no token can start with and
 // on unterminated strings.
 func lex(src string) ([]token, error) {
