@@ -71,7 +71,7 @@ func Variables() []Var {
 			Description: "Entra tenant ID. Injected by the webhook.",
 			Fix:         "set it to the Entra tenant ID (the webhook injects it)"},
 		{Name: EnvFederatedTokenFile, Service: Both, Example: "/var/run/secrets/azure/wi/token/azure-identity-token",
-			Description: "Path of the projected service-account token exchanged for Entra tokens. Injected by the webhook. When unset, the services fall back to DefaultAzureCredential (e.g. `az login` on a laptop).",
+			Description: "Path of the projected service-account token exchanged for Entra tokens. Injected by the webhook: `/var/run/secrets/azure/tokens/azure-identity-token` up to webhook v1.5, the example's path from v1.6.0 (see docs/deployment.md); never hard-code it. When unset, the services fall back to DefaultAzureCredential (e.g. `az login` on a laptop).",
 			Fix:         "set it to the projected service account token path, or unset it to use DefaultAzureCredential"},
 		{Name: EnvAuthorityHost, Service: Both, Example: "https://login.microsoftonline.com/",
 			Description: "Entra authority host, https. Injected by the webhook; `localazure up` points it at the local identity provider.",
