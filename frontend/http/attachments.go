@@ -56,7 +56,7 @@ func (s *Server) uploadAttachment(c echo.Context) error {
 	if err != nil {
 		return &orders.Error{Code: orders.EUNSUPPORTED, Message: "Send the attachment as multipart/form-data with a \"file\" part.", Err: err}
 	}
-	part, err := nextFilePart(mr)
+	part, err := nextFilePart(mr, maxFile)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,9 @@ func attachmentRoom(o *orders.Order, name string) error {
 }
 
 // nextFilePart skips to the "file" part; other fields are drained and ignored.
-func nextFilePart(mr *multipart.Reader) (*multipart.Part, error) {
+// maxFile is the attachment limit, for the message when draining them hits the
+// body limit.
+func nextFilePart(mr *multipart.Reader, maxFile int64) (*multipart.Part, error) {
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -135,7 +137,7 @@ func nextFilePart(mr *multipart.Reader) (*multipart.Part, error) {
 				Fields: []orders.FieldError{{Field: attachmentField, Message: "is required"}}}
 		}
 		if err != nil {
-			return nil, uploadReadError(err, 0)
+			return nil, uploadReadError(err, maxFile)
 		}
 		if p.FormName() == attachmentField && p.FileName() != "" {
 			return p, nil

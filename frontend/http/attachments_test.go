@@ -194,3 +194,35 @@ func TestUploadAttachmentDuplicateNameKeepsTheFirst(t *testing.T) {
 		t.Errorf("stored %q: the refused upload overwrote the first", got)
 	}
 }
+
+// TestUploadAttachmentTooLargeBeforeFilePart overflows the body limit in a form
+// field ahead of the file, so the limit is hit while looking for the file part:
+// the message must still state the real limit.
+func TestUploadAttachmentTooLargeBeforeFilePart(t *testing.T) {
+	const limit = 4 << 10
+	f := newFixture(t, Limits{MaxAttachmentBytes: limit})
+	o := f.seedOrder("c-1", time.Now())
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		w, err := mw.CreateFormField("comment")
+		if err == nil {
+			_, err = io.Copy(w, io.LimitReader(zeros{}, 2*(limit+multipartOverhead)))
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	resp := f.do(http.MethodPost, "/api/orders/"+o.ID+"/attachments", mw.FormDataContentType(), pr)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413", resp.StatusCode)
+	}
+	p := decodeProblem(t, resp)
+	if want := fmt.Sprintf("larger than %d bytes", limit); !strings.Contains(p.Detail, want) {
+		t.Errorf("detail %q does not say %q", p.Detail, want)
+	}
+	if len(p.Errors) != 1 || p.Errors[0].Field != "file" || !strings.Contains(p.Errors[0].Message, fmt.Sprint(limit)) {
+		t.Errorf("errors %+v, want file: must be at most %d bytes", p.Errors, limit)
+	}
+}
