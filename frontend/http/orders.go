@@ -126,7 +126,7 @@ func (s *Server) loadOrder(c echo.Context) (*orders.Order, error) {
 
 // maxContinuationBytes bounds the opaque token a client sends back; real ones
 // are far shorter, and anything longer is not ours.
-const maxContinuationBytes = 4096
+const maxContinuationBytes = orders.MaxContinuationLength
 
 // orderPage is the response of GET /api/customers/{customerId}/orders.
 type orderPage struct {
@@ -153,9 +153,11 @@ func (s *Server) listCustomerOrders(c echo.Context) error {
 		}
 		limit = n
 	}
+	// Checked before the store sees it: a token with a control character would
+	// otherwise fail as an unsendable header and be reported as an outage.
 	cont := c.QueryParam("continuation")
-	if len(cont) > maxContinuationBytes {
-		fields = append(fields, orders.FieldError{Field: "continuation", Message: "is not a continuation token this API issued"})
+	if err := orders.ValidateContinuation(cont); err != nil {
+		fields = append(fields, orders.ErrorFields(err)...)
 	}
 	if len(fields) > 0 {
 		return &orders.Error{Code: orders.EINVALID, Message: "The query is not valid.", Fields: fields}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -387,5 +389,38 @@ func TestRequestLogHasNoQueryOrBody(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Errorf("log contains %s", s)
 		}
+	}
+}
+
+// TestListCustomerOrdersMalformedContinuation sends tokens no store could have
+// issued: Cosmos DB's go back as an HTTP header, which Go refuses to send with
+// control characters, so they must be refused here as the client's mistake
+// (400 naming the field) and never reach the store.
+func TestListCustomerOrdersMalformedContinuation(t *testing.T) {
+	f := newFixture(t, Limits{})
+	var calls atomic.Int32
+	f.orders.Fail = func(op string) error {
+		if op == "ListByCustomer" {
+			calls.Add(1)
+		}
+		return nil
+	}
+	for _, tok := range []string{"%00", "%0A", "abc%0D%0Adef", "%09", "%7F", "%C3%A9t%C3%A9", "%20leading", "trailing%20", "%FF"} {
+		resp := f.do(http.MethodGet, "/api/customers/c/orders?continuation="+tok, "", nil)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("continuation=%s: status %d, want 400", tok, resp.StatusCode)
+			continue
+		}
+		if got := fieldsOf(decodeProblem(t, resp)); !slices.Equal(got, []string{"continuation"}) {
+			t.Errorf("continuation=%s: fields %v, want [continuation]", tok, got)
+		}
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the store was asked %d times with a malformed token", n)
+	}
+	// A token of the shape Cosmos DB issues still reaches the store.
+	resp := f.do(http.MethodGet, "/api/customers/c/orders?continuation="+url.QueryEscape(`+RID:~abc=#RT:1#TRC:2#ISV:2`), "", nil)
+	if resp.StatusCode != http.StatusBadRequest || calls.Load() != 1 {
+		t.Errorf("well-formed token: status %d, store calls %d; want the store's own 400 after 1 call", resp.StatusCode, calls.Load())
 	}
 }

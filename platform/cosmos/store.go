@@ -117,6 +117,11 @@ func (s *Store) ListByCustomer(ctx context.Context, customerID string, limit int
 	if limit <= 0 || limit > orders.MaxListLimit {
 		limit = orders.DefaultListLimit
 	}
+	// The token goes out as the x-ms-continuation header; one the HTTP client would
+	// refuse to send is the caller's mistake, not an unavailable database.
+	if err := orders.ValidateContinuation(continuation); err != nil {
+		return orders.OrderPage{}, err
+	}
 	opts := &azcosmos.QueryOptions{
 		PageSizeHint:    int32(limit),
 		QueryParameters: []azcosmos.QueryParameter{{Name: "@customerId", Value: customerID}},

@@ -160,6 +160,22 @@ func TestAttachmentName(t *testing.T) {
 	}
 }
 
+func TestValidateContinuation(t *testing.T) {
+	// Shapes the stores issue: the emulator's and Cosmos DB's single-partition
+	// tokens, a cross-partition JSON one, and the in-memory store's offset.
+	for _, good := range []string{"", "+RID:~AbC=#RT:1#TRC:2#ISV:2#QH:9f", `[{"token":"-RID:~x==#RT:1","range":{"min":"","max":"FF"}}]`, "20", "a b"} {
+		if err := orders.ValidateContinuation(good); err != nil {
+			t.Errorf("%q refused: %v", good, err)
+		}
+	}
+	for _, bad := range []string{"\x00", "a\nb", "\r", "\t", "\x7f", "été", "\xff", " x", "x ", strings.Repeat("z", orders.MaxContinuationLength+1)} {
+		err := orders.ValidateContinuation(bad)
+		if f := orders.ErrorFields(err); orders.ErrorCode(err) != orders.EINVALID || len(f) != 1 || f[0].Field != "continuation" {
+			t.Errorf("%.20q: %v, want EINVALID naming continuation", bad, err)
+		}
+	}
+}
+
 func TestOrderClone(t *testing.T) {
 	now := time.Now()
 	o := &orders.Order{Items: []orders.Item{{ProductID: "a", Quantity: 1}}, Attachments: []orders.Attachment{{Name: "x"}}, PublishedAt: &now}

@@ -23,6 +23,7 @@ const (
 	MaxUnitPrice            = 1_000_000_00 // cents; keeps totals far from int64 overflow
 	MaxListLimit            = 100          // orders per page of ListByCustomer
 	DefaultListLimit        = 20           // orders per page when the caller gives no limit
+	MaxContinuationLength   = 4096         // bytes in a ListByCustomer continuation token
 )
 
 // PlaceOrderInput is what a customer submits to place an order.
@@ -138,6 +139,39 @@ func ValidateAttachmentName(name string) error {
 	}
 	if msg != "" {
 		return &Error{Code: EINVALID, Message: "The attachment name is not valid.", Fields: []FieldError{{Field: "name", Message: msg}}}
+	}
+	return nil
+}
+
+// ValidateContinuation returns an EINVALID error naming "continuation" unless tok
+// ("" meaning the first page) has the shape of a token a store issues. Cosmos DB's
+// tokens ("+RID:~…#RT:1#TRC:20#ISV:2", or JSON for cross-partition queries) are
+// visible ASCII, and they travel back to Cosmos DB in the x-ms-continuation header:
+// a control character there makes the HTTP client refuse the request, which would
+// surface as an outage instead of the caller's mistake. So only printable ASCII is
+// accepted (spaces inside, as JSON may have, but not at either end, where header
+// parsing would trim them), up to MaxContinuationLength bytes. The store still
+// judges the content.
+func ValidateContinuation(tok string) error {
+	msg := ""
+	switch {
+	case tok == "":
+		return nil
+	case len(tok) > MaxContinuationLength:
+		msg = "is not a continuation token this API issued (too long)"
+	case tok[0] == ' ' || tok[len(tok)-1] == ' ':
+		msg = "is not a continuation token this API issued (it must not start or end with a space)"
+	default:
+		for i := 0; i < len(tok); i++ {
+			if c := tok[i]; c < 0x20 || c > 0x7e {
+				msg = "is not a continuation token this API issued (it may contain only printable ASCII characters)"
+				break
+			}
+		}
+	}
+	if msg != "" {
+		return &Error{Code: EINVALID, Message: "The continuation token is not valid; pass back the one a page returned.",
+			Fields: []FieldError{{Field: "continuation", Message: msg}}}
 	}
 	return nil
 }
