@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 export GOTOOLCHAIN := local
 
-.PHONY: run test test-short bench fmt vet
+.PHONY: run test test-short test-localazure bench fmt vet
 
 run: ## run the whole app locally on the built-in stand-ins (no Docker, no Azure)
 	./scripts/run-local.sh
@@ -10,7 +10,10 @@ run: ## run the whole app locally on the built-in stand-ins (no Docker, no Azure
 test: ## install what the tests need, then run every test
 	./scripts/test.sh
 
-test-short: ## fast unit-only loop
+test-localazure: ## localazure's own tests only (installs Azurite and the interop clients)
+	./scripts/test.sh -localazure
+
+test-short: ## the app's fast loop: unit tests of every module but localazure
 	./scripts/test.sh -short
 
 bench: ## benchmarks (figures are ratios against a baseline measured in the same run)

@@ -1,33 +1,50 @@
 #!/usr/bin/env bash
-# Runs every test of every module in go.work, under the race detector. Installs what
-# the tests need first (Azurite from npm, Chromium and shellcheck from Debian).
-# Full runs also run staticcheck. With -short: unit tests only, no installs, no
-# staticcheck, no race detector (the fast loop).
-# Usage: scripts/test.sh [-short] [extra go test flags]
+# Runs the tests of the modules in go.work.
+#   scripts/test.sh              every module, race detector, go vet and staticcheck;
+#                                installs what the tests need first (Azurite and the
+#                                interop clients from npm, Chromium, shellcheck and the
+#                                Python AMQP clients from Debian)
+#   scripts/test.sh -short       the app's fast loop: every module but localazure, unit
+#                                tests only, no installs, no race detector, go vet
+#   scripts/test.sh -localazure  localazure only, as a full run (installs, race, vet,
+#                                staticcheck)
+# Extra arguments go to `go test` (e.g. -run TestX).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 
-short=false
-for a in "$@"; do [[ $a == -short ]] && short=true; done
+mode=full
+args=()
+for a in "$@"; do
+  case $a in
+    -localazure) mode=localazure ;;
+    -short) mode=short; args+=(-short) ;;
+    *) args+=("$a") ;;
+  esac
+done
 
-if ! $short; then
+pkgs=()
+while read -r dir; do
+  case $mode in
+    short) [[ $dir == */localazure ]] && continue ;;
+    localazure) [[ $dir == */localazure ]] || continue ;;
+  esac
+  pkgs+=("$dir/...")
+done < <(go list -m -f '{{.Dir}}')
+
+if [[ $mode != short ]]; then
   ./scripts/install-test-deps.sh
 fi
 
-mods=$(go list -m -f '{{.Dir}}')
-pkgs=()
-for m in $mods; do pkgs+=("$m/..."); done
-
 echo "== go vet"
 go vet "${pkgs[@]}"
-if ! $short; then
+race=()
+if [[ $mode != short ]]; then
   # Pinned; the Go module proxy serves it and the build cache keeps it after the first
   # run. Its checks are in staticcheck.conf.
   echo "== staticcheck"
   go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 "${pkgs[@]}"
+  race=(-race)
 fi
-race=(-race)
-$short && race=()
-echo "== go test ${race[*]}"
-go test -count=1 -timeout 15m "${race[@]}" "$@" "${pkgs[@]}"
+echo "== go test ${race[*]} ${args[*]}"
+go test -count=1 -timeout 15m "${race[@]}" "${args[@]}" "${pkgs[@]}"
