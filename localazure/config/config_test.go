@@ -229,6 +229,16 @@ func TestValidationMessages(t *testing.T) {
 			q := m["UserConfig"].(map[string]any)["Namespaces"].([]any)[0].(map[string]any)["Queues"].([]any)[0].(map[string]any)
 			q["Properties"].(map[string]any)["LockDuration"] = "1 minute"
 		}, []string{`localazure.json: UserConfig.Namespaces[0].Queues[0].Properties.LockDuration`}},
+		{"endpoint env", func(m map[string]any) {
+			la(m)["endpointEnv"] = map[string]any{"keyVault": "VAULT-URL", "cosmos": "AZURE_CLIENT_ID", "blob": "DB", "serviceBus": "DB"}
+		}, []string{
+			`LocalAzure.endpointEnv.keyVault: "VAULT-URL" is not an environment variable name`,
+			`LocalAzure.endpointEnv.cosmos: "AZURE_CLIENT_ID" is set by the stack itself`,
+			`LocalAzure.endpointEnv.serviceBus: "DB" already carries another endpoint`,
+		}},
+		{"env overrides an endpoint", func(m map[string]any) {
+			item(la(m), "workloads", 0)["env"] = map[string]any{"KEYVAULT_URL": "https://elsewhere/"}
+		}, []string{`LocalAzure.workloads[0].env.KEYVAULT_URL: is set by the local stack itself`}},
 		{"bad fault", func(m map[string]any) {
 			la(m)["faults"] = []any{
 				map[string]any{"service": "cosmos", "fault": "throttle", "rate": 0.3},

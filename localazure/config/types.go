@@ -34,9 +34,32 @@ type LocalAzure struct {
 	// Faults are injected from the start (429s, 503s, latency, dropped Service Bus
 	// connections, lost locks); `localazure fault` adds more while the stack runs.
 	Faults []fault.Rule `json:"faults,omitempty"`
+	// EndpointEnv names the variables that carry each stand-in's endpoint to the
+	// workloads: the application's own names (orderflow's: KEYVAULT_URL, ...), which
+	// localazure does not presume. An empty name passes that endpoint to no one.
+	EndpointEnv EndpointEnv `json:"endpointEnv,omitempty"`
 	// Env holds extra variables given to every workload, as the Deployment's env does
 	// in AKS (database and container names, ...). Workload.Env overrides it.
 	Env map[string]string `json:"env,omitempty"`
+}
+
+// EndpointEnv maps each endpoint to the variable a workload reads it from.
+type EndpointEnv struct {
+	KeyVault   string `json:"keyVault,omitempty"`   // the vault URL, with a trailing slash
+	Cosmos     string `json:"cosmos,omitempty"`     // the account endpoint, with a trailing slash
+	Blob       string `json:"blob,omitempty"`       // the blob service endpoint (only with Blob on)
+	ServiceBus string `json:"serviceBus,omitempty"` // host:port of the AMQP-over-TLS listener, the SDKs' "namespace"
+}
+
+// Names lists the variable names in use, by endpoint.
+func (e EndpointEnv) Names() map[string]string {
+	out := map[string]string{}
+	for endpoint, name := range map[string]string{"keyVault": e.KeyVault, "cosmos": e.Cosmos, "blob": e.Blob, "serviceBus": e.ServiceBus} {
+		if name != "" {
+			out[endpoint] = name
+		}
+	}
+	return out
 }
 
 // Ports are the fixed loopback ports of the launcher. Zero means the default.

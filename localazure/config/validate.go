@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -47,12 +48,32 @@ func KnownRoles() []string {
 	return all
 }
 
-// reservedEnv are the variables the stack itself sets; a config may not override them,
-// since a wrong value there would break the identity flow in confusing ways.
-var reservedEnv = map[string]bool{
+// stackEnv are the variables the stack itself always sets (the workload identity
+// webhook's four and the CA); with the endpointEnv names, a config may not override
+// them, since a wrong value there would break the identity flow in confusing ways.
+var stackEnv = map[string]bool{
 	"AZURE_CLIENT_ID": true, "AZURE_TENANT_ID": true, "AZURE_FEDERATED_TOKEN_FILE": true, "AZURE_AUTHORITY_HOST": true,
-	"KEYVAULT_URL": true, "COSMOS_ENDPOINT": true, "STORAGE_BLOB_ENDPOINT": true, "SERVICEBUS_NAMESPACE": true,
 	"SSL_CERT_FILE": true,
+}
+
+// validateEndpointEnv checks the endpoint variable names and returns every name the
+// stack sets.
+func validateEndpointEnv(p *problems, f string, e EndpointEnv) map[string]bool {
+	reserved := maps.Clone(stackEnv)
+	names := e.Names()
+	for _, endpoint := range sortedKeys(names) {
+		name := names[endpoint]
+		switch {
+		case !envNameRE.MatchString(name):
+			p.add(f+"."+endpoint, "%q is not an environment variable name; use letters, digits and '_'", name)
+		case stackEnv[name]:
+			p.add(f+"."+endpoint, "%q is set by the stack itself (as the workload identity webhook does in AKS); pick the name your application reads the endpoint from", name)
+		case reserved[name]:
+			p.add(f+"."+endpoint, "%q already carries another endpoint; give each endpoint its own variable", name)
+		}
+		reserved[name] = true
+	}
+	return reserved
 }
 
 func validate(p *problems, c *Config) {
@@ -73,7 +94,9 @@ func validate(p *problems, c *Config) {
 		}
 	}
 
-	validateWorkloads(p, la.Workloads)
+	reserved := validateEndpointEnv(p, root+".endpointEnv", la.EndpointEnv)
+
+	validateWorkloads(p, la.Workloads, reserved)
 
 	sb := validateUserConfig(p, c.UserConfig)
 
@@ -143,7 +166,7 @@ func validate(p *problems, c *Config) {
 			seen[key] = i
 		}
 	}
-	validateEnv(p, root+".env", la.Env)
+	validateEnv(p, root+".env", la.Env, reserved)
 }
 
 func validatePorts(p *problems, ports Ports) {
@@ -176,7 +199,7 @@ func validatePorts(p *problems, ports Ports) {
 	}
 }
 
-func validateWorkloads(p *problems, ws []Workload) {
+func validateWorkloads(p *problems, ws []Workload, reserved map[string]bool) {
 	if len(ws) == 0 {
 		p.add("LocalAzure.workloads", "is empty; add one entry per Kubernetes workload that calls Azure")
 	}
@@ -237,16 +260,16 @@ func validateWorkloads(p *problems, ws []Workload) {
 				p.add(ff+".audiences", "Entra stores exactly one audience per federated credential; use [\"api://AzureADTokenExchange\"] or leave it out")
 			}
 		}
-		validateEnv(p, f+".env", w.Env)
+		validateEnv(p, f+".env", w.Env, reserved)
 	}
 }
 
-func validateEnv(p *problems, f string, env map[string]string) {
+func validateEnv(p *problems, f string, env map[string]string, reserved map[string]bool) {
 	for _, k := range sortedKeys(env) {
 		switch {
 		case !envNameRE.MatchString(k):
 			p.add(f+"."+k, "is not an environment variable name; use letters, digits and '_'")
-		case reservedEnv[k]:
+		case reserved[k]:
 			p.add(f+"."+k, "is set by the local stack itself (as the workload identity webhook or the deployment does in AKS); remove it")
 		case strings.ContainsAny(env[k], "\n\r\x00"):
 			p.add(f+"."+k, "value must be one line")

@@ -11,8 +11,9 @@ import (
 
 // Env returns the environment of a workload's pod as AKS would give it, pointed at
 // the stand-ins: the four variables the workload identity webhook injects, the
-// service endpoints the Deployment sets, SSL_CERT_FILE so that the local CA is
-// trusted, and the configuration's env entries. It returns nil for an unknown workload.
+// endpoints under the names LocalAzure.endpointEnv gives them (what the Deployment
+// sets in AKS), SSL_CERT_FILE so that the local CA is trusted, and the
+// configuration's env entries. It returns nil for an unknown workload.
 func (s *Stack) Env(workload string) map[string]string {
 	w, ok := s.cfg.Workload(workload)
 	if !ok {
@@ -26,12 +27,12 @@ func (s *Stack) Env(workload string) map[string]string {
 	env["AZURE_TENANT_ID"] = s.cfg.LocalAzure.TenantID
 	env["AZURE_FEDERATED_TOKEN_FILE"] = s.idp.TokenFile(workload)
 	env["AZURE_AUTHORITY_HOST"] = e.Authority
-	env["KEYVAULT_URL"] = e.KeyVault
-	env["COSMOS_ENDPOINT"] = e.Cosmos
-	if e.Blob != "" {
-		env["STORAGE_BLOB_ENDPOINT"] = e.Blob
+	names := s.cfg.LocalAzure.EndpointEnv
+	for name, value := range map[string]string{names.KeyVault: e.KeyVault, names.Cosmos: e.Cosmos, names.Blob: e.Blob, names.ServiceBus: e.ServiceBusAMQPS} {
+		if name != "" && value != "" { // Blob is "" when Azurite is off
+			env[name] = value
+		}
 	}
-	env["SERVICEBUS_NAMESPACE"] = e.ServiceBusAMQPS
 	env["SSL_CERT_FILE"] = s.CAFile()
 	return env
 }
