@@ -62,7 +62,10 @@ func (s *Server) uploadAttachment(c echo.Context) error {
 	}
 	defer part.Close()
 
-	name := part.FileName()
+	name, err := sentFileName(part)
+	if err != nil {
+		return err
+	}
 	if err := orders.ValidateAttachmentName(name); err != nil {
 		return renameField(err, attachmentField)
 	}
@@ -144,6 +147,24 @@ func nextFilePart(mr *multipart.Reader, maxFile int64) (*multipart.Part, error) 
 		}
 		_ = p.Close()
 	}
+}
+
+// sentFileName is the part's filename as the client sent it. Part.FileName
+// returns only its base name, so "../../etc/passwd" would be stored quietly as
+// "passwd"; a name with folders is refused instead, so the client learns that
+// what it named is not what would be stored.
+func sentFileName(p *multipart.Part) (string, error) {
+	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+	if err != nil {
+		return "", &orders.Error{Code: orders.EINVALID, Message: "The file part's Content-Disposition could not be read.", Err: err,
+			Fields: []orders.FieldError{{Field: attachmentField, Message: "has a malformed Content-Disposition header"}}}
+	}
+	name := params["filename"]
+	if strings.ContainsAny(name, `/\`) {
+		return "", &orders.Error{Code: orders.EINVALID, Message: "The attachment name must be a file name without folders.",
+			Fields: []orders.FieldError{{Field: attachmentField, Message: "must be a file name without folders (no '/' or '\\')"}}}
+	}
+	return name, nil
 }
 
 // declaredType returns the part's media type if it is on the allow-list.

@@ -226,3 +226,27 @@ func TestUploadAttachmentTooLargeBeforeFilePart(t *testing.T) {
 		t.Errorf("errors %+v, want file: must be at most %d bytes", p.Errors, limit)
 	}
 }
+
+// TestUploadAttachmentNameWithFolders: multipart.Part.FileName keeps only the
+// base name, so these were stored as "passwd" or "b.txt"; the client must be
+// told its name has folders instead.
+func TestUploadAttachmentNameWithFolders(t *testing.T) {
+	for _, name := range []string{"../../etc/passwd", "a/b.txt", `a\b.txt`, "/abs.txt", `..\..\boot.ini`} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, Limits{})
+			o := f.seedOrder("c-1", time.Now())
+			body, ct := multipartBody(t, "file", name, "text/plain", strings.NewReader("hello"))
+			resp := f.do(http.MethodPost, "/api/orders/"+o.ID+"/attachments", ct, body)
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400", resp.StatusCode)
+			}
+			p := decodeProblem(t, resp)
+			if len(p.Errors) != 1 || p.Errors[0].Field != "file" || !strings.Contains(p.Errors[0].Message, "without folders") {
+				t.Errorf("errors %+v, want file: must be a file name without folders", p.Errors)
+			}
+			if stored, _ := f.orders.Get(context.Background(), o.ID); len(stored.Attachments) != 0 {
+				t.Errorf("stored as %+v", stored.Attachments)
+			}
+		})
+	}
+}

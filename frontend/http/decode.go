@@ -35,7 +35,13 @@ type wireItem struct {
 // domain's limits is part of it, so a nil error means the order can be placed.
 func decodeOrder(body io.Reader, catalog *orders.Catalog) (orders.PlaceOrderInput, error) {
 	var in orders.PlaceOrderInput
-	dec := json.NewDecoder(body)
+	// The body is read whole (the caller's limit keeps it small) because it is
+	// scanned twice: decoded, then checked for duplicate keys.
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return in, jsonError(err, "")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var w wireOrder
 	if err := dec.Decode(&w); err != nil {
@@ -48,6 +54,13 @@ func decodeOrder(body io.Reader, catalog *orders.Catalog) (orders.PlaceOrderInpu
 			return in, jsonError(err, "")
 		}
 		return in, &orders.Error{Code: orders.EINVALID, Message: "The request body must be a single JSON object."}
+	}
+	// encoding/json keeps the last of duplicated keys; a body that says two
+	// things about one field is refused rather than guessed at. Checked after
+	// the decode, so syntax errors and unknown fields are reported as such.
+	if field, ok := duplicateKey(raw); ok {
+		return in, &orders.Error{Code: orders.EINVALID, Message: "The request body has a field more than once.",
+			Fields: []orders.FieldError{{Field: field, Message: "appears more than once; send each field once"}}}
 	}
 
 	var fields []orders.FieldError
@@ -206,4 +219,59 @@ func jsonError(err error, prefix string) error {
 			Fields: []orders.FieldError{{Field: join(name), Message: "is not a known field"}}}
 	}
 	return &orders.Error{Code: orders.EINVALID, Message: "The request body could not be read.", Err: err}
+}
+
+// duplicateKey reports the first key that occurs twice in one JSON object of
+// data, at any depth, named by its path ("note", "items[1].quantity"). Keys are
+// compared case-insensitively because that is how encoding/json matches them to
+// fields: "note" and "Note" would fill the same one. data must be valid JSON
+// (the caller decoded it first); anything else reports no duplicate.
+func duplicateKey(data []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // scalars are skipped; do not parse them as floats
+	field, err := scanDuplicates(dec, "")
+	return field, err == nil && field != ""
+}
+
+// scanDuplicates reads one value from dec, returning the path of a duplicated key
+// in it, or "" when there is none.
+func scanDuplicates(dec *json.Decoder, path string) (string, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := make(map[string]bool)
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return "", err
+			}
+			key, _ := kt.(string)
+			name := key
+			if path != "" {
+				name = path + "." + key
+			}
+			folded := strings.ToLower(key)
+			if seen[folded] {
+				return name, nil
+			}
+			seen[folded] = true
+			if dup, err := scanDuplicates(dec, name); err != nil || dup != "" {
+				return dup, err
+			}
+		}
+		_, err = dec.Token() // '}'
+		return "", err
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if dup, err := scanDuplicates(dec, fmt.Sprintf("%s[%d]", path, i)); err != nil || dup != "" {
+				return dup, err
+			}
+		}
+		_, err = dec.Token() // ']'
+		return "", err
+	}
+	return "", nil
 }

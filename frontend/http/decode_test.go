@@ -41,6 +41,11 @@ func FuzzDecodeOrder(f *testing.F) {
 		`{"customerId":"c","items":[{"productId":"mug-ceramic","quantity":1,"x":1}],"y":2}`,
 		`{"customerId":"c","items":[{"productId":"mug-ceramic","quantity":1}]} {}`,
 		`{"note":"\u0000"}`,
+		// Duplicated keys, at the top, in an item, only by case, and nested deeper.
+		`{"customerId":"a","customerId":"b","items":[{"productId":"mug-ceramic","quantity":1}]}`,
+		`{"customerId":"a","items":[{"productId":"mug-ceramic","quantity":1,"quantity":2}]}`,
+		`{"customerId":"a","Note":"x","note":"y","items":[{"productId":"mug-ceramic","quantity":1}]}`,
+		`{"customerId":"a","items":[{"productId":"mug-ceramic","quantity":{"a":1,"a":2}}]}`,
 		`[]`, `null`, ``, `{`,
 	} {
 		f.Add([]byte(seed))
@@ -75,6 +80,9 @@ func FuzzDecodeOrder(f *testing.F) {
 				}
 			}
 			return
+		}
+		if field, dup := duplicateKey(body); dup {
+			t.Fatalf("accepted a body that has %q twice", field)
 		}
 		if verr := in.Validate(catalog); verr != nil {
 			t.Fatalf("accepted input fails validation: %v", verr)

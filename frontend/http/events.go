@@ -40,6 +40,9 @@ func (s *Server) orderEvents(c echo.Context) error {
 	// Tell nginx-style proxies (ingress controllers) not to buffer the stream.
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if isHead(c) {
+		return nil // the headers are the whole answer; a stream of nothing would only hold the connection
+	}
 	rc := http.NewResponseController(w)
 	// The server's write timeout is for ordinary responses; a stream lives longer.
 	_ = rc.SetWriteDeadline(time.Time{})

@@ -424,3 +424,74 @@ func TestListCustomerOrdersMalformedContinuation(t *testing.T) {
 		t.Errorf("well-formed token: status %d, store calls %d; want the store's own 400 after 1 call", resp.StatusCode, calls.Load())
 	}
 }
+
+// TestPlaceOrderDuplicateKeys: encoding/json keeps the last of duplicated keys,
+// so these bodies were placed as whatever came last.
+func TestPlaceOrderDuplicateKeys(t *testing.T) {
+	for body, field := range map[string]string{
+		`{"customerId":"a","customerId":"b","items":[{"productId":"mug-ceramic","quantity":1}]}`:                                          "customerId",
+		`{"customerId":"a","items":[{"productId":"mug-ceramic","quantity":1}],"note":"x","note":"y"}`:                                     "note",
+		`{"customerId":"a","items":[{"productId":"mug-ceramic","quantity":1}],"items":[]}`:                                                "items",
+		`{"customerId":"a","items":[{"productId":"mug-ceramic","quantity":1,"quantity":100}]}`:                                            "items[0].quantity",
+		`{"customerId":"a","items":[{"productId":"mug-ceramic","quantity":1},{"productId":"x","productId":"grinder-hand","quantity":1}]}`: "items[1].productId",
+		`{"customerId":"a","CustomerId":"b","items":[{"productId":"mug-ceramic","quantity":1}]}`:                                          "CustomerId",
+	} {
+		f := newFixture(t, Limits{})
+		resp := f.postJSON("/api/orders", body)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", body, resp.StatusCode)
+			continue
+		}
+		if got := fieldsOf(decodeProblem(t, resp)); !slices.Equal(got, []string{field}) {
+			t.Errorf("%s: fields %v, want [%s]", body, got, field)
+		}
+		if f.orders.Len() != 0 {
+			t.Errorf("%s: an order was stored", body)
+		}
+	}
+}
+
+// TestHeadAnswersLikeGet: HEAD on a GET route has GET's status and headers and
+// no body; it used to be 405.
+func TestHeadAnswersLikeGet(t *testing.T) {
+	f := newFixture(t, Limits{})
+	o := f.seedOrder("c-1", time.Now())
+	done := f.seedOrder("c-1", time.Now())
+	f.complete(done)
+	for _, path := range []string{
+		"/healthz", "/api/products", "/api/orders/" + o.ID, "/api/orders/missing", "/api/orders/..bad",
+		"/api/customers/c-1/orders?limit=1", "/api/orders/" + done.ID + "/receipt", "/api/orders/" + done.ID + "/events",
+	} {
+		get := f.do(http.MethodGet, path, "", nil)
+		io.Copy(io.Discard, get.Body)
+		head := f.do(http.MethodHead, path, "", nil)
+		body, _ := io.ReadAll(head.Body)
+		if head.StatusCode != get.StatusCode {
+			t.Errorf("HEAD %s: status %d, GET %d", path, head.StatusCode, get.StatusCode)
+		}
+		if len(body) != 0 {
+			t.Errorf("HEAD %s: %d body bytes", path, len(body))
+		}
+		for _, h := range []string{"Content-Type", "Cache-Control", "X-Content-Type-Options", "Content-Disposition", "Location"} {
+			if head.Header.Get(h) != get.Header.Get(h) {
+				t.Errorf("HEAD %s: %s %q, GET %q", path, h, head.Header.Get(h), get.Header.Get(h))
+			}
+		}
+	}
+	// A stream of a pending order answers HEAD with its headers and ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodHead, f.http.URL+"/api/orders/"+o.ID+"/events", nil)
+	resp, err := f.http.Client().Do(req)
+	if err != nil {
+		t.Fatalf("HEAD events: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Errorf("HEAD events: status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	// Routes without GET still refuse HEAD.
+	if resp := f.do(http.MethodHead, "/api/orders", "", nil); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD /api/orders: status %d, want 405", resp.StatusCode)
+	}
+}

@@ -130,6 +130,7 @@ func (s *Server) routes(assets fs.FS) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
+	e.Pre(headAsGet)
 	e.Use(requestLog(s.log), securityHeaders)
 
 	e.GET("/healthz", healthz)
