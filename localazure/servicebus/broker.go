@@ -57,10 +57,10 @@ type Broker struct {
 	opts    Options
 	log     *slog.Logger
 	keys    map[string]SASKey
-	queues  map[string]*store // lower-case name -> queue
+	queues  map[string]*entity // lower-case name -> queue
 	topics  map[string]*topic
-	subs    map[string]*store // "topic/subscriptions/sub" lower-case
-	stores  []*store          // every store, DLQs included, for the sweeper
+	subs    map[string]*entity // "topic/subscriptions/sub" lower-case
+	stores  []*entity          // every store, DLQs included, for the sweeper
 	persist *persister
 
 	mu        sync.Mutex
@@ -95,8 +95,8 @@ func New(opts Options) (*Broker, error) {
 	if len(opts.SASKeys) == 0 {
 		opts.SASKeys = []SASKey{{Name: "RootManageSharedAccessKey", Key: EmulatorKey, Rights: []string{"Manage", "Send", "Listen"}}}
 	}
-	b := &Broker{opts: opts, log: opts.Logger, keys: map[string]SASKey{}, queues: map[string]*store{},
-		topics: map[string]*topic{}, subs: map[string]*store{}, listeners: map[net.Listener]struct{}{},
+	b := &Broker{opts: opts, log: opts.Logger, keys: map[string]SASKey{}, queues: map[string]*entity{},
+		topics: map[string]*topic{}, subs: map[string]*entity{}, listeners: map[net.Listener]struct{}{},
 		conns: map[*amqp.Conn]struct{}{}, sockets: map[net.Conn]struct{}{}, stop: make(chan struct{})}
 	for _, k := range opts.SASKeys {
 		if k.Name == "" || k.Key == "" {
@@ -124,7 +124,7 @@ func New(opts Options) (*Broker, error) {
 				}
 				path := t.Name + "/Subscriptions/" + sc.Name
 				s := newStore(b, path, path, "servicebus/"+t.Name+"/subscriptions/"+sc.Name, set, true)
-				sub := &subscription{name: sc.Name, store: s}
+				sub := &subscription{name: sc.Name, entity: s}
 				for _, r := range sc.Rules {
 					compiled, err := compileRule(r)
 					if err != nil {
@@ -315,7 +315,7 @@ const maxForwardHops = 4
 // forward sends d, which arrived at from, to the queue or topic named target
 // (auto-forwarding). A message that has been forwarded maxForwardHops times
 // already (a chain too long, or a cycle) is dead-lettered at from instead.
-func (b *Broker) forward(from *store, target string, d *msgData) {
+func (b *Broker) forward(from *entity, target string, d *msgData) {
 	now := time.Now()
 	if d.hops >= maxForwardHops {
 		b.log.Warn("servicebus: auto-forwarding chain too long; dead-lettering", "entity", from.name, "target", target)
@@ -342,18 +342,18 @@ func (b *Broker) forward(from *store, target string, d *msgData) {
 // for unknown entities and topics. For tests and tooling.
 func (b *Broker) MessageCount(entity string) (int, bool) {
 	r, ok := b.resolve(entity)
-	if !ok || r.store == nil {
+	if !ok || r.entity == nil {
 		return 0, false
 	}
-	return r.store.count(), true
+	return r.entity.count(), true
 }
 
 // entityRef is what an address names.
 type entityRef struct {
-	path  string // canonical lower-case path without $management
-	queue *store
-	topic *topic
-	store *store // the queue, subscription or DLQ store to receive from
+	path   string // canonical lower-case path without $management
+	queue  *entity
+	topic  *topic
+	entity *entity // the queue, subscription or DLQ store to receive from
 	// sendScope is the RBAC scope for sending (queues and topics only).
 	sendScope string
 	mgmt      bool
@@ -372,9 +372,9 @@ func (b *Broker) resolve(addr string) (entityRef, bool) {
 		p, dlq = rest, true
 	}
 	if q := b.queues[p]; q != nil {
-		r.queue, r.store, r.sendScope = q, q, "servicebus/"+q.name
+		r.queue, r.entity, r.sendScope = q, q, "servicebus/"+q.name
 		if dlq {
-			r.queue, r.store, r.sendScope = nil, q.dlq, ""
+			r.queue, r.entity, r.sendScope = nil, q.dlq, ""
 		}
 		return r, true
 	}
@@ -383,9 +383,9 @@ func (b *Broker) resolve(addr string) (entityRef, bool) {
 		return r, true
 	}
 	if s := b.subs[p]; s != nil {
-		r.store = s
+		r.entity = s
 		if dlq {
-			r.store = s.dlq
+			r.entity = s.dlq
 		}
 		return r, true
 	}

@@ -49,18 +49,19 @@ type consumer struct {
 // lockRef ties a delivery to the lock it carried, so a settlement after the lock
 // moved on is recognised as lock-lost.
 type lockRef struct {
-	s     *store
+	s     *entity
 	m     *message
 	token amqp.UUID
 }
 
-// store holds the messages of a queue, a subscription or a dead-letter queue.
-type store struct {
+// entity holds the messages of a queue, a subscription or a dead-letter queue: what
+// Service Bus calls a messaging entity (a DLQ is a sub-entity of its parent).
+type entity struct {
 	b      *Broker
 	name   string // as the client names it: "orders", "t/Subscriptions/s", ".../$DeadLetterQueue"
 	source string // x-opt-deadletter-source for messages dead-lettered from here
 	set    entitySettings
-	dlq    *store
+	dlq    *entity
 	// scope is the RBAC scope receivers need: servicebus/<queue> or
 	// servicebus/<topic>/subscriptions/<sub> (shared by the DLQ).
 	scope string
@@ -83,12 +84,12 @@ type store struct {
 	lastTTLScan time.Time
 }
 
-func newStore(b *Broker, name, source, scope string, set entitySettings, withDLQ bool) *store {
-	s := &store{b: b, name: name, source: source, scope: scope, set: set, nextSeq: 1,
+func newStore(b *Broker, name, source, scope string, set entitySettings, withDLQ bool) *entity {
+	s := &entity{b: b, name: name, source: source, scope: scope, set: set, nextSeq: 1,
 		sched: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{},
 		sessions: map[string]*sbSession{}}
 	if withDLQ {
-		s.dlq = &store{b: b, name: name + "/$DeadLetterQueue", source: source, scope: scope, nextSeq: 1,
+		s.dlq = &entity{b: b, name: name + "/$DeadLetterQueue", source: source, scope: scope, nextSeq: 1,
 			set:   entitySettings{lockDuration: set.lockDuration, maxDeliveryCount: ^uint32(0)},
 			sched: map[int64]*message{}, locks: map[amqp.UUID]*message{}, dup: map[string]time.Time{},
 			sessions: map[string]*sbSession{}}
@@ -110,13 +111,13 @@ func isDuplicate(dup map[string]time.Time, set entitySettings, id string, now ti
 
 // enqueue adds a message sent to this queue or subscription. seq < 0 assigns a
 // new sequence number.
-func (s *store) enqueue(d *msgData, now time.Time) int64 {
+func (s *entity) enqueue(d *msgData, now time.Time) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.enqueueLocked(d, now, -1, true)
 }
 
-func (s *store) enqueueLocked(d *msgData, now time.Time, seq int64, allowSchedule bool) int64 {
+func (s *entity) enqueueLocked(d *msgData, now time.Time, seq int64, allowSchedule bool) int64 {
 	if seq < 0 {
 		seq = s.nextSeq
 		s.nextSeq++
@@ -154,7 +155,7 @@ func (s *store) enqueueLocked(d *msgData, now time.Time, seq int64, allowSchedul
 	return seq
 }
 
-func (s *store) insertAllLocked(m *message) {
+func (s *entity) insertAllLocked(m *message) {
 	n := len(s.all)
 	if n == 0 || s.all[n-1].seq < m.seq {
 		s.all = append(s.all, m)
@@ -168,7 +169,7 @@ func (s *store) insertAllLocked(m *message) {
 
 // pushAvailLocked makes m available, keeping sequence order (a message coming
 // back from a lock goes before later ones, as Service Bus redelivers it first).
-func (s *store) pushAvailLocked(m *message) {
+func (s *entity) pushAvailLocked(m *message) {
 	m.inAvail = true
 	q := s.avail[s.availHead:]
 	n := len(q)
@@ -187,7 +188,7 @@ func (s *store) pushAvailLocked(m *message) {
 	s.avail[i] = m
 }
 
-func (s *store) popAvailLocked() *message {
+func (s *entity) popAvailLocked() *message {
 	for s.availHead < len(s.avail) {
 		m := s.avail[s.availHead]
 		s.avail[s.availHead] = nil
@@ -206,10 +207,10 @@ func (s *store) popAvailLocked() *message {
 	return nil
 }
 
-func (s *store) availLen() int { return len(s.avail) - s.availHead }
+func (s *entity) availLen() int { return len(s.avail) - s.availHead }
 
 // removeLocked forgets m entirely.
-func (s *store) removeLocked(m *message) {
+func (s *entity) removeLocked(m *message) {
 	if m.gone {
 		return
 	}
@@ -242,7 +243,7 @@ func (s *store) removeLocked(m *message) {
 }
 
 // addConsumer attaches a receiving link.
-func (s *store) addConsumer(c *consumer) {
+func (s *entity) addConsumer(c *consumer) {
 	s.mu.Lock()
 	s.consumers = append(s.consumers, c)
 	s.mu.Unlock()
@@ -250,7 +251,7 @@ func (s *store) addConsumer(c *consumer) {
 
 // removeConsumer detaches a receiving link; unsent deliveries go back unlocked
 // without counting as a delivery attempt, and a session it held is free again.
-func (s *store) removeConsumer(gone *consumer, unsent []*amqp.OutDelivery) {
+func (s *entity) removeConsumer(gone *consumer, unsent []*amqp.OutDelivery) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, c := range s.consumers {
@@ -275,13 +276,13 @@ func (s *store) removeConsumer(gone *consumer, unsent []*amqp.OutDelivery) {
 }
 
 // dispatch hands available messages to consumers with credit.
-func (s *store) dispatch() {
+func (s *entity) dispatch() {
 	s.mu.Lock()
 	s.dispatchLocked(time.Now())
 	s.mu.Unlock()
 }
 
-func (s *store) dispatchLocked(now time.Time, skip ...*consumer) {
+func (s *entity) dispatchLocked(now time.Time, skip ...*consumer) {
 	n := len(s.consumers)
 	if n == 0 || s.availLen() == 0 {
 		return
@@ -320,7 +321,7 @@ func (s *store) dispatchLocked(now time.Time, skip ...*consumer) {
 
 // authorizedLocked checks that the consumer's token is still valid: Service Bus
 // stops a link whose token expired without being renewed.
-func (s *store) authorizedLocked(c *consumer, now time.Time) bool {
+func (s *entity) authorizedLocked(c *consumer, now time.Time) bool {
 	if c.refused {
 		return false
 	}
@@ -340,7 +341,7 @@ func (s *store) authorizedLocked(c *consumer, now time.Time) bool {
 }
 
 // deliverLocked sends m to c, locking it for a peek-lock receiver.
-func (s *store) deliverLocked(c *consumer, m *message, now time.Time) error {
+func (s *entity) deliverLocked(c *consumer, m *message, now time.Time) error {
 	var until time.Time
 	token := newLockToken()
 	if c.peekLock {
@@ -370,7 +371,7 @@ func (s *store) deliverLocked(c *consumer, m *message, now time.Time) error {
 	return nil
 }
 
-func (s *store) unlockLocked(m *message) {
+func (s *entity) unlockLocked(m *message) {
 	if m.locked {
 		delete(s.locks, m.lockToken)
 		m.locked = false
@@ -379,7 +380,7 @@ func (s *store) unlockLocked(m *message) {
 }
 
 // returnLocked puts an unlocked message back where it belongs.
-func (s *store) returnLocked(m *message, now time.Time) {
+func (s *entity) returnLocked(m *message, now time.Time) {
 	if m.gone {
 		return
 	}
@@ -399,7 +400,7 @@ const (
 )
 
 // lookupLocked finds a locked message by token.
-func (s *store) lookupLocked(token amqp.UUID) *message {
+func (s *entity) lookupLocked(token amqp.UUID) *message {
 	m := s.locks[token]
 	if m == nil || !m.locked || m.gone {
 		return nil
@@ -408,7 +409,7 @@ func (s *store) lookupLocked(token amqp.UUID) *message {
 }
 
 // complete removes a locked message.
-func (s *store) complete(token amqp.UUID) settleResult {
+func (s *entity) complete(token amqp.UUID) settleResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.lookupLocked(token)
@@ -421,7 +422,7 @@ func (s *store) complete(token amqp.UUID) settleResult {
 
 // abandon unlocks a message; counted says whether the attempt counts towards
 // MaxDeliveryCount (released deliveries never reached the application).
-func (s *store) abandon(token amqp.UUID, counted bool, props map[any]any) settleResult {
+func (s *entity) abandon(token amqp.UUID, counted bool, props map[any]any) settleResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.lookupLocked(token)
@@ -469,7 +470,7 @@ func mergeModified(m *message, props map[any]any) {
 
 // attemptFailedLocked counts a delivery attempt and dead-letters the message
 // once MaxDeliveryCount attempts have failed.
-func (s *store) attemptFailedLocked(m *message, now time.Time) {
+func (s *entity) attemptFailedLocked(m *message, now time.Time) {
 	m.deliveryCount++
 	if s.dlq != nil && m.deliveryCount >= s.set.maxDeliveryCount {
 		s.deadLetterLocked(m, "MaxDeliveryCountExceeded",
@@ -481,7 +482,7 @@ func (s *store) attemptFailedLocked(m *message, now time.Time) {
 }
 
 // deferMsg sets a locked message aside until received by sequence number.
-func (s *store) deferMsg(token amqp.UUID, props map[any]any) settleResult {
+func (s *entity) deferMsg(token amqp.UUID, props map[any]any) settleResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.lookupLocked(token)
@@ -497,7 +498,7 @@ func (s *store) deferMsg(token amqp.UUID, props map[any]any) settleResult {
 }
 
 // deadLetter moves a locked message to the dead-letter queue.
-func (s *store) deadLetter(token amqp.UUID, reason, desc string) settleResult {
+func (s *entity) deadLetter(token amqp.UUID, reason, desc string) settleResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.lookupLocked(token)
@@ -513,7 +514,7 @@ func (s *store) deadLetter(token amqp.UUID, reason, desc string) settleResult {
 }
 
 // deadLetterLocked moves m to the DLQ (or where ForwardDeadLetteredMessagesTo points).
-func (s *store) deadLetterLocked(m *message, reason, desc string, now time.Time) {
+func (s *entity) deadLetterLocked(m *message, reason, desc string, now time.Time) {
 	s.removeLocked(m)
 	extra := map[string]any{}
 	if reason != "" {
@@ -551,7 +552,7 @@ func (s *store) deadLetterLocked(m *message, reason, desc string, now time.Time)
 }
 
 // expireLocked handles a message whose time to live ran out.
-func (s *store) expireLocked(m *message, now time.Time) {
+func (s *entity) expireLocked(m *message, now time.Time) {
 	if s.set.dlqOnExpiry && s.dlq != nil {
 		s.deadLetterLocked(m, "TTLExpiredException", "The message expired and was dead lettered.", now)
 		return
@@ -560,7 +561,7 @@ func (s *store) expireLocked(m *message, now time.Time) {
 }
 
 // renew extends a lock.
-func (s *store) renew(token amqp.UUID) (time.Time, settleResult) {
+func (s *entity) renew(token amqp.UUID) (time.Time, settleResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.lookupLocked(token)
@@ -572,7 +573,7 @@ func (s *store) renew(token amqp.UUID) (time.Time, settleResult) {
 }
 
 // sweep expires locks, activates scheduled messages and drops expired ones.
-func (s *store) sweep(now time.Time) {
+func (s *entity) sweep(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	changed := false
@@ -618,7 +619,7 @@ func (s *store) sweep(now time.Time) {
 }
 
 // peek returns up to n messages from seq on, in sequence order, unlocked.
-func (s *store) peek(from int64, n int) [][]byte {
+func (s *entity) peek(from int64, n int) [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := sort.Search(len(s.all), func(i int) bool { return s.all[i].seq >= from })
@@ -638,7 +639,7 @@ func (s *store) peek(from int64, n int) [][]byte {
 }
 
 // receiveDeferred locks deferred messages by sequence number.
-func (s *store) receiveDeferred(seqs []int64, peekLock bool) ([][]byte, []amqp.UUID) {
+func (s *entity) receiveDeferred(seqs []int64, peekLock bool) ([][]byte, []amqp.UUID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
@@ -671,7 +672,7 @@ func (s *store) receiveDeferred(seqs []int64, peekLock bool) ([][]byte, []amqp.U
 }
 
 // cancelScheduled removes scheduled messages; unknown numbers are ignored.
-func (s *store) cancelScheduled(seqs []int64) {
+func (s *entity) cancelScheduled(seqs []int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, seq := range seqs {
@@ -682,14 +683,14 @@ func (s *store) cancelScheduled(seqs []int64) {
 }
 
 // count reports the number of messages held (for tests and diagnostics).
-func (s *store) count() int {
+func (s *entity) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.live
 }
 
 // findLocked finds a live message by sequence number.
-func (s *store) findLocked(seq int64) *message {
+func (s *entity) findLocked(seq int64) *message {
 	i := sort.Search(len(s.all), func(i int) bool { return s.all[i].seq >= seq })
 	if i < len(s.all) && s.all[i].seq == seq && !s.all[i].gone {
 		return s.all[i]
@@ -699,7 +700,7 @@ func (s *store) findLocked(seq int64) *message {
 
 // send accepts a message sent to this queue: duplicate detection, then
 // auto-forwarding or enqueueing.
-func (s *store) send(d *msgData, now time.Time) {
+func (s *entity) send(d *msgData, now time.Time) {
 	if s.set.dupDetection {
 		s.mu.Lock()
 		dup := isDuplicate(s.dup, s.set, d.messageID, now)

@@ -26,10 +26,10 @@ type linkState struct {
 	kind linkKind
 	// node names the request-response node of a request or reply link: "$cbs"
 	// or "<entity>/$management".
-	node  string
-	ref   entityRef
-	store *store
-	cons  *consumer
+	node   string
+	ref    entityRef
+	entity *entity
+	cons   *consumer
 	// authUntil is when the token that allowed a sending link expires; a
 	// transfer after it needs a refreshed token (clients put one before expiry).
 	authUntil time.Time
@@ -186,7 +186,7 @@ func (h *connHandler) attachOutgoing(l *amqp.Link) *amqp.Error {
 	if !ok {
 		return entityNotFound(addr)
 	}
-	if ref.store == nil {
+	if ref.entity == nil {
 		return &amqp.Error{Condition: amqp.ErrNotAllowed,
 			Description: fmt.Sprintf("Cannot receive from topic '%s': receive from one of its subscriptions, '<topic>/Subscriptions/<name>'.", addr)}
 	}
@@ -194,7 +194,7 @@ func (h *connHandler) attachOutgoing(l *amqp.Link) *amqp.Error {
 	if err != nil {
 		return &amqp.Error{Condition: amqp.ErrInvalidField, Description: err.Error()}
 	}
-	if sessionful != ref.store.set.requiresSession {
+	if sessionful != ref.entity.set.requiresSession {
 		if sessionful {
 			return &amqp.Error{Condition: amqp.ErrNotAllowed, Description: fmt.Sprintf(
 				"It is not possible for an entity that does not require sessions to create a session receiver. Entity: '%s'.", addr)}
@@ -202,25 +202,25 @@ func (h *connHandler) attachOutgoing(l *amqp.Link) *amqp.Error {
 		return &amqp.Error{Condition: amqp.ErrNotAllowed, Description: fmt.Sprintf(
 			"It is not possible for an entity that requires sessions to create a non-sessionful message receiver. Entity: '%s'.", addr)}
 	}
-	until, e := h.authorizeUntil(rightListen, ref.path, ref.store.scope)
+	until, e := h.authorizeUntil(rightListen, ref.path, ref.entity.scope)
 	if e != nil {
 		return e
 	}
 	cons := &consumer{link: l, peekLock: l.SndSettleMode != amqp.SndSettled, authUntil: until, sessionReq: sessionReq,
-		reauth: func() (time.Time, *amqp.Error) { return h.authorizeUntil(rightListen, ref.path, ref.store.scope) }}
+		reauth: func() (time.Time, *amqp.Error) { return h.authorizeUntil(rightListen, ref.path, ref.entity.scope) }}
 	l.MaxMessageSize = MaxMessageSize
-	l.Value = &linkState{kind: kindReceive, ref: ref, store: ref.store, cons: cons}
+	l.Value = &linkState{kind: kindReceive, ref: ref, entity: ref.entity, cons: cons}
 	if sessionful {
-		return ref.store.acceptSession(cons, sessionReq.id, time.Duration(toInt64(l.Properties[propTimeout]))*time.Millisecond)
+		return ref.entity.acceptSession(cons, sessionReq.id, time.Duration(toInt64(l.Properties[propTimeout]))*time.Millisecond)
 	}
-	ref.store.addConsumer(cons)
+	ref.entity.addConsumer(cons)
 	return nil
 }
 
 // Flow hands messages to a receiver that was given credit.
 func (h *connHandler) Flow(l *amqp.Link) {
 	if st, ok := l.Value.(*linkState); ok && st.kind == kindReceive {
-		st.store.dispatch()
+		st.entity.dispatch()
 	}
 }
 
@@ -376,7 +376,7 @@ func (h *connHandler) Detached(l *amqp.Link, unsent []*amqp.OutDelivery) {
 	}
 	switch st.kind {
 	case kindReceive:
-		st.store.removeConsumer(st.cons, unsent)
+		st.entity.removeConsumer(st.cons, unsent)
 	case kindReply:
 		h.mu.Lock()
 		for k, v := range h.replies {

@@ -60,11 +60,11 @@ func (h *connHandler) manage(ref entityRef, req *amqp.Message) mgmtResult {
 		return body[amqp.Symbol(k)]
 	}
 	needListen := func() *mgmtResult {
-		if ref.store == nil {
+		if ref.entity == nil {
 			r := mgmtErr(400, amqp.ErrNotAllowed, "operation %s needs a queue or subscription", op)
 			return &r
 		}
-		if e := h.authorize(rightListen, ref.path, ref.store.scope); e != nil {
+		if e := h.authorize(rightListen, ref.path, ref.entity.scope); e != nil {
 			r := mgmtErr(401, amqp.ErrUnauthorized, "%s", e.Description)
 			return &r
 		}
@@ -81,7 +81,7 @@ func (h *connHandler) manage(ref entityRef, req *amqp.Message) mgmtResult {
 		}
 		exps := make([]time.Time, 0, len(tokens))
 		for _, t := range tokens {
-			until, res := ref.store.renew(t)
+			until, res := ref.entity.renew(t)
 			if res != settled {
 				return mgmtErr(410, "com.microsoft:message-lock-lost",
 					"The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.")
@@ -99,7 +99,7 @@ func (h *connHandler) manage(ref entityRef, req *amqp.Message) mgmtResult {
 		if n <= 0 {
 			n = 1
 		}
-		msgs := ref.store.peek(from, n)
+		msgs := ref.entity.peek(from, n)
 		if len(msgs) == 0 {
 			return mgmtResult{status: 204, desc: "No messages"}
 		}
@@ -118,7 +118,7 @@ func (h *connHandler) manage(ref entityRef, req *amqp.Message) mgmtResult {
 			return mgmtErr(400, amqp.ErrInvalidField, "sequence-numbers must be an array of long")
 		}
 		peekLock := toInt64(get("receiver-settle-mode")) == 1
-		msgs, tokens := ref.store.receiveDeferred(seqs, peekLock)
+		msgs, tokens := ref.entity.receiveDeferred(seqs, peekLock)
 		if len(msgs) < len(seqs) {
 			return mgmtErr(404, "com.microsoft:message-not-found",
 				"Failed to lock one or more specified messages. Either the message is not deferred or does not exist.")
@@ -145,13 +145,13 @@ func (h *connHandler) manage(ref entityRef, req *amqp.Message) mgmtResult {
 			var res settleResult
 			switch status {
 			case "completed":
-				res = ref.store.complete(t)
+				res = ref.entity.complete(t)
 			case "abandoned":
-				res = ref.store.abandon(t, true, props)
+				res = ref.entity.abandon(t, true, props)
 			case "suspended":
-				res = ref.store.deadLetter(t, reason, desc)
+				res = ref.entity.deadLetter(t, reason, desc)
 			case "defered", "deferred":
-				res = ref.store.deferMsg(t, props)
+				res = ref.entity.deferMsg(t, props)
 			default:
 				return mgmtErr(400, amqp.ErrInvalidField, "unknown disposition-status %q", status)
 			}
@@ -171,13 +171,13 @@ func (h *connHandler) manage(ref entityRef, req *amqp.Message) mgmtResult {
 			"The session lock has expired on the session '%s', or the session is not locked.", id)
 		switch op {
 		case "com.microsoft:renew-session-lock":
-			until, ok := ref.store.renewSession(id)
+			until, ok := ref.entity.renewSession(id)
 			if !ok {
 				return lost
 			}
 			return mgmtResult{status: 200, desc: "OK", value: map[string]any{"expiration": until}}
 		case "com.microsoft:get-session-state":
-			state, ok := ref.store.sessionState(id)
+			state, ok := ref.entity.sessionState(id)
 			if !ok {
 				return lost
 			}
@@ -188,7 +188,7 @@ func (h *connHandler) manage(ref entityRef, req *amqp.Message) mgmtResult {
 			return mgmtResult{status: 200, desc: "OK", value: map[string]any{"session-state": v}}
 		default:
 			state, _ := get("session-state").([]byte)
-			if !ref.store.setSessionState(id, state) {
+			if !ref.entity.setSessionState(id, state) {
 				return lost
 			}
 			return mgmtResult{status: 200, desc: "OK"}
@@ -200,7 +200,7 @@ func (h *connHandler) manage(ref entityRef, req *amqp.Message) mgmtResult {
 		}
 		since, _ := get("last-updated-time").(time.Time)
 		// A time in year 9999 or later asks for every session with messages.
-		ids := ref.store.messageSessions(since, since.Year() >= 9999)
+		ids := ref.entity.messageSessions(since, since.Year() >= 9999)
 		skip, top := int(toInt64(get("skip"))), int(toInt64(get("top")))
 		if skip > len(ids) {
 			skip = len(ids)

@@ -83,7 +83,7 @@ func openPersister(b *Broker, dir string) (*persister, error) {
 		return nil, fmt.Errorf("servicebus: data directory: %w", err)
 	}
 	path := filepath.Join(dir, logFile)
-	byName := map[string]*store{}
+	byName := map[string]*entity{}
 	for _, s := range b.stores {
 		byName[s.name] = s
 	}
@@ -142,7 +142,7 @@ func openPersister(b *Broker, dir string) (*persister, error) {
 }
 
 // replay loads the log at path, if any, into the stores.
-func replay(path string, byName map[string]*store, b *Broker) error {
+func replay(path string, byName map[string]*entity, b *Broker) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -152,8 +152,8 @@ func replay(path string, byName map[string]*store, b *Broker) error {
 	}
 	defer f.Close()
 	type key struct {
-		store string
-		seq   int64
+		entity string
+		seq    int64
 	}
 	live := map[key][]any{}
 	var order []key
@@ -211,9 +211,9 @@ func replay(path string, byName map[string]*store, b *Broker) error {
 		if !ok {
 			continue
 		}
-		s := byName[k.store]
+		s := byName[k.entity]
 		if s == nil {
-			b.log.Warn("servicebus: the data log holds messages of an entity no longer configured; dropping them", "entity", k.store)
+			b.log.Warn("servicebus: the data log holds messages of an entity no longer configured; dropping them", "entity", k.entity)
 			continue
 		}
 		if err := restore(s, rec, now); err != nil {
@@ -224,7 +224,7 @@ func replay(path string, byName map[string]*store, b *Broker) error {
 }
 
 // put record: [kind, store, seq, enqueued, expires, scheduledAt, deliveryCount, deferred, dlSource, message]
-func restore(s *store, rec []any, now time.Time) error {
+func restore(s *entity, rec []any, now time.Time) error {
 	if len(rec) < 10 {
 		return errors.New("a put record is short")
 	}
@@ -300,7 +300,7 @@ func (p *persister) signal() {
 }
 
 // writePut records m's whole state. Callers hold s.mu.
-func (p *persister) writePut(s *store, m *message) {
+func (p *persister) writePut(s *entity, m *message) {
 	raw, err := m.data.msg.AppendBinary(make([]byte, 0, m.data.size+64))
 	if err != nil {
 		p.log("servicebus: encoding a message for the data log", "err", err)
@@ -477,21 +477,21 @@ func (p *persister) close() error {
 }
 
 // persistPut records a message's new state (no-op without a data directory).
-func (b *Broker) persistPut(s *store, m *message) {
+func (b *Broker) persistPut(s *entity, m *message) {
 	if b.persist != nil && m != nil && !m.gone {
 		b.persist.writePut(s, m)
 	}
 }
 
 // persistRemove records that a message is gone.
-func (b *Broker) persistRemove(s *store, m *message) {
+func (b *Broker) persistRemove(s *entity, m *message) {
 	if b.persist != nil {
 		b.persist.record([]any{recRemove, s.name, m.seq})
 	}
 }
 
 // persistSessionState records a session's state (nil clears it).
-func (b *Broker) persistSessionState(s *store, id string, state []byte) {
+func (b *Broker) persistSessionState(s *entity, id string, state []byte) {
 	if b.persist != nil {
 		var v any
 		if state != nil {

@@ -44,7 +44,7 @@ type sessionWaiter struct {
 	timer    *time.Timer
 }
 
-func (s *store) sessionLocked(id string) *sbSession {
+func (s *entity) sessionLocked(id string) *sbSession {
 	ss := s.sessions[id]
 	if ss == nil {
 		ss = &sbSession{id: id}
@@ -54,7 +54,7 @@ func (s *store) sessionLocked(id string) *sbSession {
 }
 
 // lockSessionLocked gives session ss to c and prepares the attach answer.
-func (s *store) lockSessionLocked(ss *sbSession, c *consumer, now time.Time) {
+func (s *entity) lockSessionLocked(ss *sbSession, c *consumer, now time.Time) {
 	ss.holder = c
 	ss.lockedUntil = now.Add(s.set.lockDuration)
 	c.session = ss
@@ -79,7 +79,7 @@ func (s *store) lockSessionLocked(ss *sbSession, c *consumer, now time.Time) {
 // acceptSession handles a session receiver's attach: a named session is locked
 // at once (or refused if another receiver holds it); for the next available
 // session the attach waits until one has messages, up to the client's timeout.
-func (s *store) acceptSession(c *consumer, id *string, wait time.Duration) *amqp.Error {
+func (s *entity) acceptSession(c *consumer, id *string, wait time.Duration) *amqp.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
@@ -115,7 +115,7 @@ func (s *store) acceptSession(c *consumer, id *string, wait time.Duration) *amqp
 }
 
 // timeoutWaiterLocked refuses a waiting accept-next-session attach, if it is still waiting.
-func (s *store) timeoutWaiterLocked(w *sessionWaiter) {
+func (s *entity) timeoutWaiterLocked(w *sessionWaiter) {
 	for i, x := range s.waiters {
 		if x == w {
 			s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
@@ -127,7 +127,7 @@ func (s *store) timeoutWaiterLocked(w *sessionWaiter) {
 }
 
 // nextFreeSessionLocked finds the unlocked session with the oldest available message.
-func (s *store) nextFreeSessionLocked(now time.Time) *sbSession {
+func (s *entity) nextFreeSessionLocked(now time.Time) *sbSession {
 	for _, m := range s.avail[s.availHead:] {
 		if !m.inAvail {
 			continue
@@ -141,7 +141,7 @@ func (s *store) nextFreeSessionLocked(now time.Time) *sbSession {
 }
 
 // serveWaitersLocked hands free sessions to waiting accept-next-session attaches.
-func (s *store) serveWaitersLocked(now time.Time) {
+func (s *entity) serveWaitersLocked(now time.Time) {
 	for len(s.waiters) > 0 {
 		w := s.waiters[0]
 		if w.c.link.Detached() {
@@ -164,7 +164,7 @@ func (s *store) serveWaitersLocked(now time.Time) {
 // compactAvailLocked drops the slots of messages taken from the middle of the
 // available list (session receivers take their session's messages wherever
 // they are), once they are the majority.
-func (s *store) compactAvailLocked() {
+func (s *entity) compactAvailLocked() {
 	for s.availHead < len(s.avail) && !s.avail[s.availHead].inAvail {
 		s.avail[s.availHead] = nil
 		s.availHead++
@@ -192,7 +192,7 @@ func (s *store) compactAvailLocked() {
 }
 
 // sweepSessionsLocked ends expired session locks and serves waiting attaches.
-func (s *store) sweepSessionsLocked(now time.Time) {
+func (s *entity) sweepSessionsLocked(now time.Time) {
 	s.compactAvailLocked()
 	for _, ss := range s.sessions {
 		if ss.holder != nil && !now.Before(ss.lockedUntil) {
@@ -206,7 +206,7 @@ func (s *store) sweepSessionsLocked(now time.Time) {
 }
 
 // releaseSessionLocked frees the session c held, when its link goes.
-func (s *store) releaseSessionLocked(c *consumer, now time.Time) {
+func (s *entity) releaseSessionLocked(c *consumer, now time.Time) {
 	for i, w := range s.waiters {
 		if w.c == c {
 			w.timer.Stop()
@@ -221,7 +221,7 @@ func (s *store) releaseSessionLocked(c *consumer, now time.Time) {
 }
 
 // dispatchSessionLocked sends c up to room messages of its session, oldest first.
-func (s *store) dispatchSessionLocked(c *consumer, room int, now time.Time) {
+func (s *entity) dispatchSessionLocked(c *consumer, room int, now time.Time) {
 	if c.session == nil || c.session.lockedBy(now) != c {
 		return
 	}
@@ -246,7 +246,7 @@ func (s *store) dispatchSessionLocked(c *consumer, room int, now time.Time) {
 
 // session management operations.
 
-func (s *store) renewSession(id string) (time.Time, bool) {
+func (s *entity) renewSession(id string) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
@@ -258,7 +258,7 @@ func (s *store) renewSession(id string) (time.Time, bool) {
 	return ss.lockedUntil, true
 }
 
-func (s *store) sessionState(id string) ([]byte, bool) {
+func (s *entity) sessionState(id string) ([]byte, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.sessions[id]
@@ -268,7 +268,7 @@ func (s *store) sessionState(id string) ([]byte, bool) {
 	return ss.state, true
 }
 
-func (s *store) setSessionState(id string, state []byte) bool {
+func (s *entity) setSessionState(id string, state []byte) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.sessions[id]
@@ -285,7 +285,7 @@ func (s *store) setSessionState(id string, state []byte) bool {
 }
 
 // messageSessions lists sessions with messages or state, as get-message-sessions does.
-func (s *store) messageSessions(updatedAfter time.Time, listActive bool) []string {
+func (s *entity) messageSessions(updatedAfter time.Time, listActive bool) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seen := map[string]bool{}

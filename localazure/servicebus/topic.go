@@ -9,9 +9,9 @@ import (
 // reaches it once when any rule matches; the first matching rule's action, if
 // any, shapes the copy it gets.
 type subscription struct {
-	name  string
-	store *store
-	rules []rule
+	name   string
+	entity *entity
+	rules  []rule
 }
 
 // topic fans published messages out to its subscriptions. Messages scheduled on
@@ -58,10 +58,10 @@ func (t *topic) fanOut(d *msgData, now time.Time) {
 				if r.action != nil {
 					md = r.action.apply(d)
 				}
-				if s.store.set.forwardTo != "" {
-					t.b.forward(s.store, s.store.set.forwardTo, md)
+				if s.entity.set.forwardTo != "" {
+					t.b.forward(s.entity, s.entity.set.forwardTo, md)
 				} else {
-					s.store.enqueue(md, now)
+					s.entity.enqueue(md, now)
 				}
 				break
 			}
