@@ -52,8 +52,12 @@ func deadLetter(reason string, err error) error {
 //  2. store the signed receipt with a conditional create; if the order already has one,
 //     use the stored one from then on;
 //  3. mark the order Completed with an etag check; if it is already Completed, skip;
-//  4. publish OrderCompleted with MessageId "<id>-completed" (duplicate detection drops
-//     a repeat; the event is byte-identical since its time is the receipt's);
+//  4. publish OrderCompleted with MessageId "<id>-completed", unless the order records
+//     that it was published, then record that (MarkCompletedPublished). The record,
+//     not the topic's duplicate-detection window, makes the event exactly-once: a
+//     redelivery days later, or after a broker restart, finds it and skips. Only a
+//     crash between publish and record re-publishes, once, a byte-identical event
+//     (its time is the receipt's) with the same ID, which the frontend's feed drops;
 //
 // and only then does the Worker complete the message.
 type Processor struct {
@@ -117,8 +121,17 @@ func (p *Processor) Process(ctx context.Context, body []byte) error {
 	if err := p.ensureCompleted(ctx, o, r); err != nil {
 		return err
 	}
+	if o.CompletedPublished {
+		log.InfoContext(ctx, "OrderCompleted already published; not publishing again")
+		return nil
+	}
 	if err := p.Events.PublishOrderCompleted(ctx, o, r); err != nil {
 		return fmt.Errorf("publish OrderCompleted for order %s: %w", o.ID, err)
+	}
+	if err := p.Orders.MarkCompletedPublished(ctx, o); err != nil {
+		// The event is out; failing the message would only publish it again. A
+		// later redelivery finds no record and sends one duplicate the feed drops.
+		log.WarnContext(ctx, "OrderCompleted published but not recorded on the order", "err", err)
 	}
 	log.InfoContext(ctx, "order completed", "total", r.Total, "key_version", r.KeyVersion)
 	return nil

@@ -115,8 +115,45 @@ func TestProcessTwiceIsIdempotent(t *testing.T) {
 		}
 	}
 	e.assertConverged(t)
-	if e.events.Sends != 3 {
-		t.Errorf("publish attempts = %d; each delivery re-publishes and the broker drops duplicates", e.events.Sends)
+	if e.events.Sends != 1 {
+		t.Errorf("publish attempts = %d, want 1: the order records that its OrderCompleted was published", e.events.Sends)
+	}
+}
+
+// TestRedeliveryAfterDuplicateWindowDoesNotRepublish processes the same OrderPlaced
+// twice with a publisher that has no duplicate detection left (the window passed, or
+// the broker restarted) and counts sends: the second delivery must not publish.
+func TestRedeliveryAfterDuplicateWindowDoesNotRepublish(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.proc.Process(ctx, e.body); err != nil {
+		t.Fatal(err)
+	}
+	e.events = orderstest.NewPublisher() // forgets the message IDs it saw
+	e.proc.Events = e.events
+	if err := e.proc.Process(ctx, e.body); err != nil {
+		t.Fatal(err)
+	}
+	if e.events.Sends != 0 {
+		t.Errorf("second delivery published %d time(s), want 0", e.events.Sends)
+	}
+	o, _ := e.orders.Get(ctx, e.order.ID)
+	if !o.CompletedPublished || o.CompletedPublishedAt == nil {
+		t.Errorf("order does not record its OrderCompleted: %+v", o)
+	}
+
+	// Crash between publish and record: the record is missing, so the next
+	// delivery publishes again (once) and records it.
+	o.CompletedPublished, o.CompletedPublishedAt = false, nil
+	e.orders.Put(o)
+	if err := e.proc.Process(ctx, e.body); err != nil {
+		t.Fatal(err)
+	}
+	if e.events.Sends != 1 {
+		t.Errorf("delivery after a lost record published %d time(s), want 1", e.events.Sends)
+	}
+	if o, _ := e.orders.Get(ctx, e.order.ID); !o.CompletedPublished {
+		t.Error("the re-publish was not recorded")
 	}
 }
 

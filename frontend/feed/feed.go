@@ -9,6 +9,7 @@
 package feed
 
 import (
+	"container/list"
 	"context"
 	"log/slog"
 	"sync"
@@ -45,6 +46,44 @@ type Feed struct {
 
 	mu      sync.Mutex
 	lastErr error
+
+	// delivered holds the IDs of the events already given to the sink. The
+	// worker records each OrderCompleted on its order, but a crash between its
+	// publish and that record re-publishes it once, with the same event ID, and
+	// the topic's duplicate detection does not help once its window has passed.
+	delivered *idSet
+}
+
+// seenEvents bounds delivered. A duplicate arrives when the order's OrderPlaced
+// is redelivered, within minutes of the original (lock expiry plus the
+// worker's backoff, at most 30 s per retry); 4096 IDs cover far more than that
+// at this service's order rate, for about 300 KiB.
+const seenEvents = 4096
+
+// idSet is a set of strings that forgets the least recently added beyond max.
+type idSet struct {
+	max   int
+	order *list.List // front = newest
+	index map[string]*list.Element
+}
+
+func newIDSet(max int) *idSet {
+	return &idSet{max: max, order: list.New(), index: make(map[string]*list.Element, max)}
+}
+
+func (s *idSet) has(id string) bool { _, ok := s.index[id]; return ok }
+
+func (s *idSet) add(id string) {
+	if e, ok := s.index[id]; ok {
+		s.order.MoveToFront(e)
+		return
+	}
+	s.index[id] = s.order.PushFront(id)
+	if s.order.Len() > s.max {
+		oldest := s.order.Back()
+		s.order.Remove(oldest)
+		delete(s.index, oldest.Value.(string))
+	}
 }
 
 // New returns a feed from r into sink.
@@ -52,7 +91,7 @@ func New(r Receiver, sink Sink, log *slog.Logger) *Feed {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Feed{r: r, sink: sink, log: log, MaxBackoff: 30 * time.Second}
+	return &Feed{r: r, sink: sink, log: log, MaxBackoff: 30 * time.Second, delivered: newIDSet(seenEvents)}
 }
 
 // Run receives until ctx is done. Receive failures (the broker restarting, a
@@ -90,10 +129,19 @@ func (f *Feed) Run(ctx context.Context) {
 // of coming back forever.
 func (f *Feed) handle(ctx context.Context, m *servicebus.Message) {
 	ev, err := orders.DecodeEvent(m.Body)
+	if err == nil && f.delivered.has(ev.ID) {
+		// Only Run's goroutine touches delivered, so it needs no lock.
+		f.log.DebugContext(ctx, "dropping an order event already delivered", "event_id", ev.ID, "message_id", m.ID)
+		if err := f.r.Complete(ctx, m); err != nil && ctx.Err() == nil {
+			f.log.WarnContext(ctx, "complete duplicate order event", "message_id", m.ID, "err", err)
+		}
+		return
+	}
 	if err == nil {
 		var n int
 		n, err = f.sink.PublishEvent(ev)
 		if err == nil {
+			f.delivered.add(ev.ID)
 			f.log.DebugContext(ctx, "order event fanned out", "event_id", ev.ID, "type", ev.Type, "subscribers", n)
 			if err := f.r.Complete(ctx, m); err != nil && ctx.Err() == nil {
 				// The lock may be lost; the message comes back and is delivered again,

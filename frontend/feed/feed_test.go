@@ -152,3 +152,52 @@ func TestFeedCheckReportsFailure(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestFeedDropsRedeliveredEvent delivers one OrderCompleted twice, as two
+// messages (the worker re-published it after a crash, past the topic's
+// duplicate detection): the hub gets it once and both messages are settled.
+func TestFeedDropsRedeliveredEvent(t *testing.T) {
+	o := &orders.Order{ID: "o-dup", CustomerID: "c"}
+	ev, err := orders.NewOrderCompletedEvent(o, &orders.Receipt{OrderID: "o-dup", IssuedAt: time.Now(), KeyVersion: "v1"}, "/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeReceiver{
+		batches:     [][]*servicebus.Message{{message(t, "m-1", ev)}, {message(t, "m-2", ev)}},
+		deadLetters: map[string]string{},
+	}
+	s := &sink{}
+	f := New(r, s, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.mu.Lock()
+		n := len(r.completed)
+		r.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("messages not settled")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if len(s.ids) != 1 {
+		t.Errorf("sink got %v, want the event once", s.ids)
+	}
+}
+
+func TestIDSetForgetsOldest(t *testing.T) {
+	s := newIDSet(2)
+	s.add("a")
+	s.add("b")
+	s.add("a") // refreshed: b is now the oldest
+	s.add("c")
+	if !s.has("a") || s.has("b") || !s.has("c") || s.order.Len() != 2 {
+		t.Errorf("a=%v b=%v c=%v len=%d", s.has("a"), s.has("b"), s.has("c"), s.order.Len())
+	}
+}

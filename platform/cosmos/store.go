@@ -231,6 +231,18 @@ func (s *Store) MarkPublished(ctx context.Context, o *orders.Order) error {
 	}, fmt.Sprintf("mark order %s published", o.ID))
 }
 
+// MarkCompletedPublished implements orders.OrderStore.
+func (s *Store) MarkCompletedPublished(ctx context.Context, o *orders.Order) error {
+	return s.update(ctx, o, func(d *orders.Order) (bool, error) {
+		if d.CompletedPublished {
+			return false, nil
+		}
+		t := s.now().UTC()
+		d.CompletedPublished, d.CompletedPublishedAt = true, &t
+		return true, nil
+	}, fmt.Sprintf("mark order %s OrderCompleted published", o.ID))
+}
+
 // AddAttachment implements orders.OrderStore.
 func (s *Store) AddAttachment(ctx context.Context, o *orders.Order, a orders.Attachment) error {
 	return s.update(ctx, o, func(d *orders.Order) (bool, error) {

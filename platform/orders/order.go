@@ -65,6 +65,15 @@ type Order struct {
 	// accepted by Service Bus. The Reconciler re-sends orders left unpublished.
 	Published   bool       `json:"published"`
 	PublishedAt *time.Time `json:"publishedAt,omitempty"`
+
+	// CompletedPublished and CompletedPublishedAt are the same kind of flag for
+	// OrderCompleted: the topic accepted it. The worker skips publishing when it is
+	// set, so a redelivered OrderPlaced (after the topic's duplicate-detection
+	// window, or after a broker restart lost that history) does not publish a
+	// second event. A crash between the publish and the flag can still yield one
+	// duplicate, with the same event ID, which consumers drop.
+	CompletedPublished   bool       `json:"completedPublished,omitempty"`
+	CompletedPublishedAt *time.Time `json:"completedPublishedAt,omitempty"`
 }
 
 // ReceiptRef is where an order's receipt is and which key version signed it.
@@ -108,6 +117,10 @@ func (o *Order) Clone() *Order {
 	if o.PublishedAt != nil {
 		t := *o.PublishedAt
 		c.PublishedAt = &t
+	}
+	if o.CompletedPublishedAt != nil {
+		t := *o.CompletedPublishedAt
+		c.CompletedPublishedAt = &t
 	}
 	return &c
 }

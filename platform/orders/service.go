@@ -38,6 +38,9 @@ type OrderStore interface {
 	// re-reads and retries on concurrent changes, because the only field it sets can
 	// never conflict with another writer's intent.
 	MarkPublished(ctx context.Context, o *Order) error
+	// MarkCompletedPublished sets the OrderCompleted outbox flag, re-reading and
+	// retrying on concurrent changes like MarkPublished, for the same reason.
+	MarkCompletedPublished(ctx context.Context, o *Order) error
 	// AddAttachment records an attachment on the order (retrying on concurrent
 	// changes); ECONFLICT when the order already has MaxAttachments or that name.
 	AddAttachment(ctx context.Context, o *Order, a Attachment) error

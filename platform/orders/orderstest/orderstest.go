@@ -197,6 +197,17 @@ func (s *Orders) MarkPublished(_ context.Context, o *orders.Order) error {
 	})
 }
 
+// MarkCompletedPublished implements orders.OrderStore.
+func (s *Orders) MarkCompletedPublished(_ context.Context, o *orders.Order) error {
+	return s.update("MarkCompletedPublished", o, false, func(d *orders.Order) error {
+		if !d.CompletedPublished {
+			t := s.now()
+			d.CompletedPublished, d.CompletedPublishedAt = true, &t
+		}
+		return nil
+	})
+}
+
 // AddAttachment implements orders.OrderStore.
 func (s *Orders) AddAttachment(_ context.Context, o *orders.Order, a orders.Attachment) error {
 	return s.update("AddAttachment", o, false, func(d *orders.Order) error {
