@@ -94,9 +94,15 @@ func (w *Worker) defaults() {
 	}
 }
 
-// Run receives and processes messages until ctx is cancelled, then stops receiving,
-// gives in-flight messages ShutdownTimeout to finish, abandons the rest, and returns
-// nil. It returns early only if it is misconfigured.
+// Run receives and processes messages until ctx is cancelled, then stops receiving
+// and returns nil. It returns early only if it is misconfigured.
+//
+// On stop, every message received but not yet being processed (prefetched and
+// waiting for a slot, or returned by a receive that raced the stop) is abandoned at
+// once, so another replica gets it now rather than when its lock expires (a minute
+// of delay otherwise). Messages in flight keep their renewed locks and get
+// ShutdownTimeout to finish and be settled; past it their processing is cancelled and
+// they are abandoned too. Nothing the worker holds is left locked when Run returns.
 func (w *Worker) Run(ctx context.Context) error {
 	w.defaults()
 	if w.Queue == nil || w.Handler == nil {
@@ -132,6 +138,24 @@ func (w *Worker) Run(ctx context.Context) error {
 		for i := len(msgs); i < n; i++ {
 			<-held
 		}
+		if ctx.Err() != nil {
+			// The receive raced the stop (the SDK returns what arrived and drops
+			// the cancellation): these will not be processed, so release them now.
+			w.abandonAll(msgs)
+			for range msgs {
+				<-held
+			}
+			break
+		}
+		// A receive may return messages with an error; they are ours all the same.
+		for _, m := range msgs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-held }()
+				w.handle(ctx, work, slots, m)
+			}()
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -145,14 +169,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		w.lastReceiveErr.Store(nil)
 		failures = 0
-		for _, m := range msgs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-held }()
-				w.handle(ctx, work, slots, m)
-			}()
-		}
 	}
 
 	// Stopped receiving. Wait for in-flight work, then cut it short.
@@ -181,13 +197,25 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 	defer stopRenew()
 
 	// A prefetched message waits for a slot; on shutdown it is released unprocessed.
+	// The stop is checked before and after taking the slot because select picks at
+	// random among ready cases: a free slot must not win over a stop.
+	abandon := func() { w.settle(ctx, log, "abandon", func(c context.Context) error { return w.Queue.Abandon(c, m) }) }
+	if recvCtx.Err() != nil {
+		abandon()
+		return
+	}
 	select {
 	case slots <- struct{}{}:
 	case <-recvCtx.Done():
-		w.settle(ctx, log, "abandon", func(c context.Context) error { return w.Queue.Abandon(c, m) })
+		abandon()
 		return
 	case <-lockLost:
 		return // the broker took the message back while it waited
+	}
+	if recvCtx.Err() != nil {
+		<-slots
+		abandon()
+		return
 	}
 	err := w.Handler.Process(procCtx, m.Body)
 	<-slots
@@ -238,6 +266,21 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 		}
 		w.settle(ctx, log, "abandon", func(c context.Context) error { return w.Queue.Abandon(c, m) })
 	}
+}
+
+// abandonAll releases messages the worker will not process, each with its own
+// settlement timeout, concurrently so a large prefetch does not delay the stop.
+func (w *Worker) abandonAll(msgs []*servicebus.Message) {
+	var wg sync.WaitGroup
+	for _, m := range msgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log := w.Log.With("message_id", m.ID, "delivery_count", m.DeliveryCount)
+			w.settle(context.Background(), log, "abandon", func(c context.Context) error { return w.Queue.Abandon(c, m) })
+		}()
+	}
+	wg.Wait()
 }
 
 // renewLoop renews m's lock every LockRenewInterval until the returned stop is called.

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -206,5 +207,67 @@ func TestWorkerReceiveErrorsAreRetried(t *testing.T) {
 	stop()
 	if w.Processed() != 1 {
 		t.Errorf("processed = %d", w.Processed())
+	}
+}
+
+// stopOnReceive is a queue whose receive races the stop: it takes messages from
+// the broker, then the worker's context is cancelled before they are handed
+// over, as when SIGTERM arrives while a receive is completing.
+type stopOnReceive struct {
+	*fakeBroker
+	stop    context.CancelFunc
+	withErr bool // also return the cancellation, as Queue allows
+}
+
+func (q *stopOnReceive) Receive(ctx context.Context, max int) ([]*servicebus.Message, error) {
+	msgs, err := q.fakeBroker.Receive(ctx, max)
+	if err != nil {
+		return nil, err
+	}
+	q.stop()
+	if q.withErr {
+		return msgs, ctx.Err()
+	}
+	return msgs, nil // the SDK returns the messages and drops the cancellation
+}
+
+// countingHandler counts Process calls.
+type countingHandler struct{ calls atomic.Int32 }
+
+func (h *countingHandler) Process(context.Context, []byte) error { h.calls.Add(1); return nil }
+
+// TestWorkerStopAbandonsReceivedMessages: messages received but not started when
+// the worker stops must be abandoned at once, not left locked until their locks
+// expire (the delay another replica saw on restart).
+func TestWorkerStopAbandonsReceivedMessages(t *testing.T) {
+	for _, withErr := range []bool{false, true} {
+		b := newBroker()
+		ids := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+		for _, id := range ids {
+			b.send(id, []byte(id))
+		}
+		h := &countingHandler{}
+		ctx, cancel := context.WithCancel(context.Background())
+		w := fastWorker(b, h)
+		w.Queue = &stopOnReceive{fakeBroker: b, stop: cancel, withErr: withErr}
+		w.Concurrency, w.Prefetch = len(ids), 0
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("worker did not stop")
+		}
+		_, abandoned, _ := b.snapshot()
+		if n := h.calls.Load(); n != 0 {
+			t.Errorf("withErr=%v: %d message(s) processed after the stop", withErr, n)
+		}
+		slices.Sort(abandoned)
+		if !slices.Equal(abandoned, ids) {
+			t.Errorf("withErr=%v: abandoned %v, want all of %v", withErr, abandoned, ids)
+		}
 	}
 }
