@@ -18,9 +18,28 @@ type builtin struct {
 	fn       func(args []any) any
 }
 
-// functions is the built-in scalar function table. Each returns Undefined for
-// arguments of the wrong type, as Cosmos does.
-var functions = map[string]builtin{
+// functions is the one registry of built-in scalar functions, by upper-case name:
+// the tables below merged at package initialisation, a name in two of them being
+// a programming error caught there. Each function returns Undefined for arguments
+// of the wrong type, as Cosmos does. docs/localazure.md lists exactly these
+// (TestDocsListEveryFunction).
+var functions = registry(scalarFunctions, dateTimeFunctions)
+
+func registry(tables ...map[string]builtin) map[string]builtin {
+	all := map[string]builtin{}
+	for _, t := range tables {
+		for name, b := range t {
+			if _, dup := all[name]; dup {
+				panic("cosmos/query: function " + name + " is registered twice")
+			}
+			all[name] = b
+		}
+	}
+	return all
+}
+
+// scalarFunctions are the type checks, string, array and math functions.
+var scalarFunctions = map[string]builtin{
 	"IS_DEFINED":   {1, 1, func(a []any) any { return !IsUndefined(a[0]) }},
 	"IS_NULL":      {1, 1, func(a []any) any { return a[0] == nil }},
 	"IS_BOOL":      {1, 1, func(a []any) any { _, ok := a[0].(bool); return ok }},
