@@ -27,7 +27,7 @@ var (
 
 const maxFederatedCredentials = 20 // Entra's limit per identity
 
-// Roles lists, per stand-in, the built-in roles it enforces, in the order the error
+// roleServices lists, per stand-in, the built-in roles it enforces, in the order the error
 // message offers them.
 var roleServices = []struct {
 	service, scopeRoot string

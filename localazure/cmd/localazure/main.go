@@ -37,7 +37,8 @@ const usage = `usage:
   localazure version
 `
 
-// run is main without the process exit, so that tests could drive it.
+// run is main without the process exit: it returns the exit status (2 for usage
+// errors) so that main stays one line.
 func run(args []string, stdout, stderr io.Writer) int {
 	began := time.Now()
 	if len(args) == 0 {
