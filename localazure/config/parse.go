@@ -56,7 +56,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 	}
 	if _, ok := top["LocalAzure"]; !ok {
-		p.add("LocalAzure", "section is missing; add it (see docs/localazure.md, \"Configuration file\")")
+		p.add("LocalAzure", "section is missing; add it (see localazure/README.md, \"The configuration file\")")
 	}
 	checkShape(p, reflect.TypeFor[servicebus.UserConfig](), top["UserConfig"], "UserConfig")
 	checkShape(p, reflect.TypeFor[LocalAzure](), top["LocalAzure"], "LocalAzure")

@@ -90,7 +90,7 @@ func validate(p *problems, c *Config) {
 
 	for i, r := range la.Faults {
 		if err := r.Validate(); err != nil {
-			p.add(fmt.Sprintf("%s.faults[%d]", root, i), "%v (see docs/localazure.md, \"Fault injection\")", err)
+			p.add(fmt.Sprintf("%s.faults[%d]", root, i), "%v (see localazure/README.md, \"Fault injection\")", err)
 		}
 	}
 

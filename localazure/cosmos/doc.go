@@ -12,6 +12,6 @@
 // hash space), which is why the service's cross-partition query restrictions
 // (ORDER BY, aggregates, DISTINCT needing a client-side query plan) never apply here:
 // one range can always answer the whole query. The query language itself is in the
-// query sub-package. See docs/localazure.md (Cosmos DB section) for the comparison with Azure and
+// query sub-package. See localazure/README.md (Cosmos DB section) for the comparison with Azure and
 // the official emulator.
 package cosmos

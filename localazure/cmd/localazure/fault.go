@@ -17,7 +17,7 @@ const faultUsage = `usage:
   localazure fault clear
 services: identity, keyvault, cosmos, blob (faults: throttle, unavailable, latency)
           servicebus (faults: drop-connections, lose-locks)
-A running ` + "`localazure up`" + ` applies the change within a second. See docs/localazure.md, "Fault injection".
+A running ` + "`localazure up`" + ` applies the change within a second. See localazure/README.md, "Fault injection".
 `
 
 // faultCmd edits the run-time faults of the stack whose state directory it finds.

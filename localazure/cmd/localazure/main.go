@@ -8,7 +8,7 @@
 // `up` starts the local Entra ID, Key Vault, Cosmos DB, Service Bus and Azurite on
 // the ports of localazure.json, writes one env file per workload (the variables the
 // AKS workload identity webhook and the Deployment set in Azure), and runs the given
-// commands with their workload's environment until Ctrl-C. See docs/localazure.md.
+// commands with their workload's environment until Ctrl-C. See localazure/README.md.
 package main
 
 import (

@@ -21,7 +21,7 @@ type builtin struct {
 // functions is the one registry of built-in scalar functions, by upper-case name:
 // the tables below merged at package initialisation, a name in two of them being
 // a programming error caught there. Each function returns Undefined for arguments
-// of the wrong type, as Cosmos does. docs/localazure.md lists exactly these
+// of the wrong type, as Cosmos does. localazure/README.md lists exactly these
 // (TestDocsListEveryFunction).
 var functions = registry(scalarFunctions, dateTimeFunctions)
 

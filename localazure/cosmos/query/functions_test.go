@@ -133,17 +133,17 @@ func TestEveryFunction(t *testing.T) {
 	}
 }
 
-// TestDocsListEveryFunction keeps docs/localazure.md's function list equal to the
+// TestDocsListEveryFunction keeps localazure/README.md's function list equal to the
 // registry: every name in backticks in its "Functions:" item, and no other.
 func TestDocsListEveryFunction(t *testing.T) {
-	b, err := os.ReadFile("../../../docs/localazure.md")
+	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := string(b)
 	start := strings.Index(doc, "\n- Functions: ")
 	if start < 0 {
-		t.Fatal(`docs/localazure.md has no "- Functions:" item`)
+		t.Fatal(`localazure/README.md has no "- Functions:" item`)
 	}
 	item := doc[start+1:]
 	if end := strings.Index(item, "\n- "); end >= 0 {
@@ -159,12 +159,12 @@ func TestDocsListEveryFunction(t *testing.T) {
 	}
 	for name := range functions {
 		if !listed[name] {
-			t.Errorf("%s is registered but docs/localazure.md does not list it", name)
+			t.Errorf("%s is registered but localazure/README.md does not list it", name)
 		}
 	}
 	for name := range listed {
 		if _, ok := functions[name]; !ok {
-			t.Errorf("docs/localazure.md lists %s, which is not registered", name)
+			t.Errorf("localazure/README.md lists %s, which is not registered", name)
 		}
 	}
 }
