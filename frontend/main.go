@@ -116,8 +116,12 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	httpServer := &nethttp.Server{
 		Handler:           server,
 		ReadHeaderTimeout: 10 * time.Second,
-		// Long enough for a 10 MiB attachment on a slow link; SSE streams clear
-		// their own write deadline.
+		// ReadTimeout is only the hard cap on one request: a 10 MiB attachment in
+		// 5 minutes needs about 35 KB/s. A client that trickles is cut off much
+		// sooner by the handlers' body rate floor (16 KiB per 10 s after the first
+		// 10 s, see Limits.BodyMinBytes), which keeps this cap from being the only
+		// defence. WriteTimeout matches it for downloading the same 10 MiB on the
+		// same link; SSE streams clear their own write deadline.
 		ReadTimeout:  5 * time.Minute,
 		WriteTimeout: 5 * time.Minute,
 		IdleTimeout:  2 * time.Minute,

@@ -51,7 +51,7 @@ func (s *Server) uploadAttachment(c echo.Context) error {
 	if req.ContentLength > maxFile+multipartOverhead {
 		return orders.Errorf(orders.ETOOLARGE, "The attachment is larger than %d bytes.", maxFile)
 	}
-	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFile+multipartOverhead)
+	req.Body = http.MaxBytesReader(c.Response(), s.paced(c), maxFile+multipartOverhead)
 	mr, err := req.MultipartReader()
 	if err != nil {
 		return &orders.Error{Code: orders.EUNSUPPORTED, Message: "Send the attachment as multipart/form-data with a \"file\" part.", Err: err}
@@ -100,7 +100,7 @@ func (s *Server) uploadAttachment(c echo.Context) error {
 				Fields: []orders.FieldError{{Field: attachmentField, Message: fmt.Sprintf("must be at most %d bytes", maxFile)}}}
 		}
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if errors.As(err, &mbe) || errors.Is(err, errSlowBody) {
 			return uploadReadError(err, maxFile)
 		}
 		return fmt.Errorf("store attachment %q of order %s: %w", name, o.ID, err)
@@ -199,6 +199,10 @@ func uploadReadError(err error, maxFile int64) error {
 	if errors.As(err, &mbe) {
 		return &orders.Error{Code: orders.ETOOLARGE, Message: fmt.Sprintf("The attachment is larger than %d bytes.", maxFile), Err: err,
 			Fields: []orders.FieldError{{Field: attachmentField, Message: fmt.Sprintf("must be at most %d bytes", maxFile)}}}
+	}
+	if errors.Is(err, errSlowBody) {
+		return &orders.Error{Code: orders.EINVALID, Message: "The upload arrived too slowly; " + err.Error() + ".", Err: err,
+			Fields: []orders.FieldError{{Field: attachmentField, Message: "arrived too slowly"}}}
 	}
 	return &orders.Error{Code: orders.EINVALID, Message: "The multipart body could not be read.", Err: err}
 }

@@ -192,6 +192,8 @@ func jsonError(err error, prefix string) error {
 	switch {
 	case errors.As(err, &mbe):
 		return &orders.Error{Code: orders.ETOOLARGE, Message: fmt.Sprintf("The request body is larger than %d bytes.", mbe.Limit), Err: err}
+	case errors.Is(err, errSlowBody):
+		return &orders.Error{Code: orders.EINVALID, Message: "The request body arrived too slowly; " + err.Error() + ".", Err: err}
 	case errors.Is(err, io.EOF):
 		return &orders.Error{Code: orders.EINVALID, Message: "The request body is empty; send a JSON object.", Err: err}
 	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):

@@ -77,7 +77,7 @@ func (s *Server) placeOrder(c echo.Context) error {
 		// Refuse before reading when the client announced the size.
 		return orders.Errorf(orders.ETOOLARGE, "The request body is larger than %d bytes.", s.limits.MaxBodyBytes)
 	}
-	body := http.MaxBytesReader(c.Response(), req.Body, s.limits.MaxBodyBytes)
+	body := http.MaxBytesReader(c.Response(), s.paced(c), s.limits.MaxBodyBytes)
 	in, err := decodeOrder(body, s.catalog)
 	if err != nil {
 		return err

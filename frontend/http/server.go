@@ -53,6 +53,15 @@ type Limits struct {
 	// Poll is how often an SSE stream re-reads the order from the store, the
 	// fallback for events this replica's subscription did not get (default 3 s).
 	Poll time.Duration
+	// BodyMinBytes, BodyRateWindow and BodyRateGrace are the request body's rate
+	// floor: after the grace, each window must bring BodyMinBytes (defaults 16 KiB,
+	// 10 s, 10 s: about 13 kbit/s, below any working mobile link, so a 10 MiB upload
+	// on a slow link still passes, while a trickling client is cut off within 20 s).
+	BodyMinBytes                  int64
+	BodyRateWindow, BodyRateGrace time.Duration
+	// BodyMaxDuration caps reading one body however fast it comes (default 5 min,
+	// the server's ReadTimeout, which the rate floor's read deadlines replace).
+	BodyMaxDuration time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -71,6 +80,18 @@ func (l Limits) withDefaults() Limits {
 	if l.Poll <= 0 {
 		l.Poll = 3 * time.Second
 	}
+	if l.BodyMinBytes <= 0 {
+		l.BodyMinBytes = 16 << 10
+	}
+	if l.BodyRateWindow <= 0 {
+		l.BodyRateWindow = 10 * time.Second
+	}
+	if l.BodyRateGrace <= 0 {
+		l.BodyRateGrace = 10 * time.Second
+	}
+	if l.BodyMaxDuration <= 0 {
+		l.BodyMaxDuration = 5 * time.Minute
+	}
 	return l
 }
 
@@ -87,6 +108,7 @@ type Server struct {
 	identityInfo Identity
 	log          *slog.Logger
 	limits       Limits
+	now          func() time.Time
 
 	echo         *echo.Echo
 	drainingFlag atomic.Bool
@@ -119,6 +141,10 @@ func NewServer(d Deps, limits Limits) *Server {
 		identityInfo: d.Identity,
 		log:          d.Logger,
 		limits:       limits.withDefaults(),
+		now:          d.Now,
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	s.echo = s.routes(d.Assets)
 	return s
