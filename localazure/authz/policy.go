@@ -28,10 +28,11 @@ type Assignment struct {
 	Scope       string
 }
 
-// Policy answers role checks from a fixed list of assignments. It is immutable and
-// safe for concurrent use.
+// Policy answers role checks from a fixed list of assignments, and reports them to
+// an access log when it has one. It is immutable and safe for concurrent use.
 type Policy struct {
 	byPrincipal map[string][]Assignment
+	access      *AccessLog // nil: decisions are not recorded
 }
 
 // NewPolicy indexes assignments by principal.
@@ -46,6 +47,12 @@ func NewPolicy(assignments []Assignment) *Policy {
 
 // Allowed reports whether principalID holds any of roles at scope or at a scope above it.
 func (p *Policy) Allowed(principalID, scope string, roles ...string) bool {
+	_, ok := p.grantingRole(principalID, scope, roles...)
+	return ok
+}
+
+// grantingRole is Allowed that also names the role that allows it.
+func (p *Policy) grantingRole(principalID, scope string, roles ...string) (string, bool) {
 	scope = strings.Trim(scope, "/")
 	for _, a := range p.byPrincipal[principalID] {
 		if !covers(a.Scope, scope) {
@@ -53,11 +60,11 @@ func (p *Policy) Allowed(principalID, scope string, roles ...string) bool {
 		}
 		for _, r := range roles {
 			if strings.EqualFold(a.Role, r) {
-				return true
+				return a.Role, true
 			}
 		}
 	}
-	return false
+	return "", false
 }
 
 // covers reports whether an assignment at parent applies to child: equal, or child

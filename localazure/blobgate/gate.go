@@ -95,14 +95,14 @@ func (g *Gate) authorize(w http.ResponseWriter, r *http.Request, token string) b
 		return false
 	}
 	op := classify(r.Method, r.URL.Path, r.URL.Query())
-	if !g.opts.Policy.Allowed(p.ObjectID, op.scope, op.access.roles()...) {
+	if !g.opts.Policy.Check(r.Context(), authz.Request{Service: "blob", Operation: op.name, Scope: op.scope, Principal: p, Roles: op.access.roles()}) {
 		g.log.Info("blob request refused: no role", "operation", op.name, "scope", op.scope, "oid", p.ObjectID, "appid", p.ClientID)
 		forbidden(w, r)
 		return false
 	}
 	// A copy also reads its source, which may lie in another container.
 	if src := copySourceScope(r.Header.Get("x-ms-copy-source"), g.opts.Account); src != "" &&
-		!g.opts.Policy.Allowed(p.ObjectID, src, accessRead.roles()...) {
+		!g.opts.Policy.Check(r.Context(), authz.Request{Service: "blob", Operation: op.name + " (copy source)", Scope: src, Principal: p, Roles: accessRead.roles()}) {
 		g.log.Info("blob request refused: no role on the copy source", "operation", op.name, "scope", src, "oid", p.ObjectID)
 		forbidden(w, r)
 		return false

@@ -255,7 +255,7 @@ func (s *Server) authorize(q *request) *apiError {
 	if act.readOnly {
 		roles = append(roles, authz.CosmosDataReader)
 	}
-	if s.opts.Policy != nil && s.opts.Policy.Allowed(q.auth.principal.ObjectID, scope, roles...) {
+	if s.opts.Policy != nil && s.opts.Policy.Check(q.r.Context(), authz.Request{Service: "cosmos", Operation: rbacPrefix + act.name, Scope: scope, Principal: q.auth.principal, Roles: roles}) {
 		return nil
 	}
 	res := "/" + strings.Join(segs, "/")
@@ -271,7 +271,7 @@ func (s *Server) requireWrite(q *request, c *collection, op string) *apiError {
 		return nil
 	}
 	scope := "cosmos/dbs/" + c.db.id + "/colls/" + c.id
-	if s.opts.Policy != nil && s.opts.Policy.Allowed(q.auth.principal.ObjectID, scope, authz.CosmosDataContributor) {
+	if s.opts.Policy != nil && s.opts.Policy.Check(q.r.Context(), authz.Request{Service: "cosmos", Operation: rbacPrefix + "sqlDatabases/containers/items/" + op, Scope: scope, Principal: q.auth.principal, Roles: []string{authz.CosmosDataContributor}}) {
 		return nil
 	}
 	return &apiError{status: 403, substatus: subRBACDenied, message: fmt.Sprintf(

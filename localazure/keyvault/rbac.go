@@ -40,7 +40,7 @@ func (s *Server) authorize(c caller, act action, name string) *kvError {
 		scope += "/secrets/" + strings.ToLower(name)
 		resource += "/secrets/" + name
 	}
-	if s.opts.Policy != nil && s.opts.Policy.Allowed(c.ObjectID, scope, act.roles...) {
+	if s.opts.Policy != nil && s.opts.Policy.Check(c.ctx, authz.Request{Service: "keyvault", Operation: act.name, Scope: scope, Principal: c.Principal, Roles: act.roles}) {
 		return nil
 	}
 	msg := fmt.Sprintf("Caller is not authorized to perform action on resource.\r\n"+

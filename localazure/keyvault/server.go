@@ -1,6 +1,7 @@
 package keyvault
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -90,6 +91,7 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 // caller is the authenticated principal of a request.
 type caller struct {
 	authz.Principal
+	ctx context.Context // the request's, which carries its access-log entry
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -199,7 +201,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, *
 		}
 		return caller{}, unauthorized(msg)
 	}
-	return caller{p}, nil
+	return caller{Principal: p, ctx: r.Context()}, nil
 }
 
 func (s *Server) setHeaders(w http.ResponseWriter, r *http.Request) {

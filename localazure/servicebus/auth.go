@@ -1,6 +1,7 @@
 package servicebus
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -186,5 +187,7 @@ func (b *Broker) allows(g grant, r right, p, scope string, now time.Time) bool {
 	if b.opts.Policy == nil {
 		return false
 	}
-	return b.opts.Policy.Allowed(g.principal.ObjectID, scope, rolesFor(r)...)
+	// No request context here: AMQP authorizes per link, so the decision is
+	// recorded at once, without an HTTP status.
+	return b.opts.Policy.Check(context.Background(), authz.Request{Service: "servicebus", Operation: r.String(), Scope: scope, Principal: g.principal, Roles: rolesFor(r)})
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/contoso/orderflow/localazure/authz"
 	"github.com/contoso/orderflow/localazure/azurite"
 	"github.com/contoso/orderflow/localazure/blobgate"
 	"github.com/contoso/orderflow/localazure/config"
@@ -42,6 +43,7 @@ type Stack struct {
 	broker *servicebus.Broker
 	blob   *azurite.Server
 	faults *fault.Injector
+	access *authz.AccessLog
 
 	servers   []*http.Server
 	amqpsMux  *amqpsMux
@@ -72,6 +74,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s := &Stack{cfg: cfg, opts: opts, log: opts.Logger, stateDir: opts.StateDir}
 	s.faults = fault.New(s.log.With("service", "faults"))
+	names := map[string]string{}
+	for _, w := range cfg.LocalAzure.Workloads {
+		names[w.ObjectID] = w.Name
+	}
+	s.access = authz.NewAccessLog(accessLogSize, s.log, names)
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -175,7 +182,7 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	if err := s.startIdentity(lnID, httpTLS); err != nil {
 		return err
 	}
-	policy := s.cfg.Policy()
+	policy := s.cfg.Policy().WithAccessLog(s.access)
 	verifier := s.idp.Verifier()
 
 	seed, err := seedSecrets(la.KeyVault.Secrets)
@@ -379,7 +386,7 @@ func (s *Stack) startBlobGate(httpTLS *tls.Config) error {
 			DisableCompression:  true,
 			MaxIdleConnsPerHost: 64,
 		},
-		Verifier: s.idp.Verifier(), Policy: s.cfg.Policy(), TenantID: s.cfg.LocalAzure.TenantID,
+		Verifier: s.idp.Verifier(), Policy: s.cfg.Policy().WithAccessLog(s.access), TenantID: s.cfg.LocalAzure.TenantID,
 		Logger: s.log.With("service", "blob"),
 	})
 	if err != nil {
@@ -402,6 +409,9 @@ func (s *Stack) bind(name string, port int) (net.Listener, error) {
 }
 
 func (s *Stack) serveHTTP(name string, h http.Handler, ln net.Listener, cfg *tls.Config) {
+	if name != "identity" { // the token endpoint makes no RBAC decision
+		h = authz.ObserveHTTP(name, s.access, h)
+	}
 	srv := httpServer(name, s.faults.HTTP(name, h), cfg, s.log)
 	s.servers = append(s.servers, srv)
 	s.bg.Add(1)
@@ -450,6 +460,15 @@ func (s *Stack) CAFile() string { return s.ca.CertPath() }
 // CACertPool holds only the local CA, for clients in tests (Go reads SSL_CERT_FILE
 // once per process, so a test cannot rely on setting it).
 func (s *Stack) CACertPool() *x509.CertPool { return s.ca.Pool() }
+
+// accessLogSize is how many data-plane calls Access keeps: minutes of a workshop's
+// traffic, a few MiB at most.
+const accessLogSize = 10000
+
+// Access is the log of data-plane calls the stand-ins authorized or refused: which
+// workload, what, the RBAC decision and the role behind it. Denials are also logged
+// at WARN with the role that would have allowed them.
+func (s *Stack) Access() *authz.AccessLog { return s.access }
 
 // Faults is the fault injector in front of every stand-in: Set("runtime", rules)
 // replaces the faults set at run time (localazure.json's stay, under "config").

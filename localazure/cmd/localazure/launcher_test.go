@@ -308,3 +308,51 @@ func TestFaultCommandReachesTheRunningStack(t *testing.T) {
 	run("fault", "clear")
 	waitStatus(before)
 }
+
+// TestAccessLogFile: `up` writes every RBAC decision to access.log in the state
+// directory, one JSON object per line.
+func TestAccessLogFile(t *testing.T) {
+	bin, err := buildLauncher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, ports := testConfig(t)
+	state := t.TempDir()
+	cmd := exec.Command(bin, "up", "--config", cfg, "--state-dir", state, "--blob=false")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() })
+	out := collect(t, stdout)
+	out.wait(t, regexp.MustCompile(`^access log \(every RBAC decision, JSON lines\): `+regexp.QuoteMeta(filepath.Join(state, "access.log"))+`$`), 90*time.Second)
+
+	// A forged token refused by Cosmos DB is an unauthenticated access.
+	pem, _ := os.ReadFile(filepath.Join(state, "ca.pem"))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest("GET", fmt.Sprintf("https://127.0.0.1:%d/dbs", ports[2]), nil)
+	req.Header.Set("Authorization", "type=aad&ver=1.0&sig=forged")
+	req.Header.Set("x-ms-date", time.Now().UTC().Format(http.TimeFormat))
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile(filepath.Join(state, "access.log"))
+		var a map[string]any
+		if line, _, _ := strings.Cut(string(b), "\n"); line != "" && json.Unmarshal([]byte(line), &a) == nil {
+			if a["service"] != "cosmos" || a["decision"] != "unauthenticated" || a["status"] != float64(resp.StatusCode) {
+				t.Fatalf("first line: %s (answer was %d)", line, resp.StatusCode)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("access.log after a refused request: %q", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -136,6 +136,9 @@ func up(args []string, began time.Time, stdout, stderr io.Writer) error {
 		return err
 	}
 	go st.Faults().Watch(ctx, stateDir) // `localazure fault` writes there
+	if err := writeAccessLog(ctx, st.Access(), filepath.Join(stateDir, "access.log")); err != nil {
+		return err
+	}
 	envFiles, err := st.WriteEnvFiles(stateDir)
 	if err != nil {
 		return err
@@ -178,5 +181,6 @@ func printReady(w io.Writer, st *stack.Stack, envFiles map[string]string, took t
 		fmt.Fprintf(w, "  %-10s %s\n", name, envFiles[name])
 	}
 	fmt.Fprintf(w, "CA certificate (SSL_CERT_FILE): %s\n", st.CAFile())
+	fmt.Fprintf(w, "access log (every RBAC decision, JSON lines): %s\n", filepath.Join(st.StateDir(), "access.log"))
 	fmt.Fprintln(w, "Ctrl-C stops everything.")
 }
