@@ -40,7 +40,7 @@ func startApp(t *testing.T, delay time.Duration) *app {
 	secrets := orderstest.NewSecrets("3f1c0ffee", []byte("browser-test-signing-key-0123456"))
 	pub := &queue{ch: make(chan string, 64)}
 	srv := frontendhttp.NewServer(frontendhttp.Deps{
-		Orders: a.orders, Attachments: newAttachments(), Receipts: a.receipts, Publisher: pub,
+		Orders: a.orders, Attachments: orderstest.NewAttachments(), Receipts: a.receipts, Publisher: pub,
 		Secrets: secrets, Hub: hub, Assets: web.Files(),
 		Identity: frontendhttp.Identity{Service: "frontend", ClientID: "11111111-2222-3333-4444-555555555555",
 			TenantID: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", AuthorityHost: "https://login.local.test/"},

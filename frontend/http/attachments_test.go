@@ -60,11 +60,11 @@ func TestUploadAttachment(t *testing.T) {
 	if a.Name != "photo (1).png" || a.ContentType != "image/png" || a.Size != int64(len(content)) {
 		t.Errorf("attachment %+v", a)
 	}
-	if !bytes.Equal(f.attachments.blob(o.ID, a.Name), content) {
+	if !bytes.Equal(f.attachments.Blob(o.ID, a.Name), content) {
 		t.Error("stored bytes differ from the upload")
 	}
-	if f.attachments.reads < 2 {
-		t.Errorf("store read the upload in %d call(s); want it streamed in chunks", f.attachments.reads)
+	if f.attachments.Reads() < 2 {
+		t.Errorf("store read the upload in %d call(s); want it streamed in chunks", f.attachments.Reads())
 	}
 	stored, _ := f.orders.Get(context.Background(), o.ID)
 	if len(stored.Attachments) != 1 || stored.Attachments[0] != a {
@@ -104,7 +104,7 @@ func TestUploadAttachmentTooLarge(t *testing.T) {
 	if !slices.Equal(fieldsOf(p), []string{"file"}) {
 		t.Errorf("fields %v, want [file]", fieldsOf(p))
 	}
-	if f.attachments.blob(o.ID, "big.png") != nil {
+	if f.attachments.Blob(o.ID, "big.png") != nil {
 		t.Error("an oversized attachment was stored")
 	}
 	stored, _ := f.orders.Get(context.Background(), o.ID)
@@ -190,7 +190,7 @@ func TestUploadAttachmentDuplicateNameKeepsTheFirst(t *testing.T) {
 	if got := fieldsOf(decodeProblem(t, resp)); !slices.Equal(got, []string{"file"}) {
 		t.Errorf("fields %v", got)
 	}
-	if got := string(f.attachments.blob(o.ID, "note.txt")); got != "first" {
+	if got := string(f.attachments.Blob(o.ID, "note.txt")); got != "first" {
 		t.Errorf("stored %q: the refused upload overwrote the first", got)
 	}
 }

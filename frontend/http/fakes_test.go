@@ -16,101 +16,6 @@ import (
 	"github.com/contoso/orderflow/platform/orders/orderstest"
 )
 
-// memAttachments is an in-memory AttachmentStore that, like the Blob adapter,
-// reads the stream chunk by chunk and gives up with ETOOLARGE past maxBytes.
-type memAttachments struct {
-	mu    sync.Mutex
-	blobs map[string][]byte
-	meta  map[string]orders.Attachment
-	// reads counts Read calls: more than one shows the handler streams.
-	reads int
-}
-
-func newMemAttachments() *memAttachments {
-	return &memAttachments{blobs: map[string][]byte{}, meta: map[string]orders.Attachment{}}
-}
-
-func (m *memAttachments) Put(_ context.Context, orderID, name, contentType string, r io.Reader, maxBytes int64) (orders.Attachment, error) {
-	var buf bytes.Buffer
-	chunk := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(chunk)
-		m.mu.Lock()
-		m.reads++
-		m.mu.Unlock()
-		buf.Write(chunk[:n])
-		if int64(buf.Len()) > maxBytes {
-			return orders.Attachment{}, orders.Errorf(orders.ETOOLARGE, "The attachment is larger than %d bytes.", maxBytes)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return orders.Attachment{}, err
-		}
-	}
-	a := orders.Attachment{Name: name, ContentType: contentType, Size: int64(buf.Len())}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	key := orders.AttachmentBlobName(orderID, name)
-	m.blobs[key] = buf.Bytes()
-	m.meta[key] = a
-	return a, nil
-}
-
-func (m *memAttachments) Get(_ context.Context, orderID, name string) (io.ReadCloser, orders.Attachment, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	key := orders.AttachmentBlobName(orderID, name)
-	b, ok := m.blobs[key]
-	if !ok {
-		return nil, orders.Attachment{}, orders.Errorf(orders.ENOTFOUND, "No attachment %s.", name)
-	}
-	return io.NopCloser(bytes.NewReader(b)), m.meta[key], nil
-}
-
-func (m *memAttachments) blob(orderID, name string) []byte {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.blobs[orders.AttachmentBlobName(orderID, name)]
-}
-
-// rawReceipts is a ReceiptStore whose documents a test can alter, as someone
-// with write access to the receipts container could.
-type rawReceipts struct {
-	mu   sync.Mutex
-	docs map[string][]byte
-}
-
-func newRawReceipts() *rawReceipts { return &rawReceipts{docs: map[string][]byte{}} }
-
-func (s *rawReceipts) PutIfAbsent(_ context.Context, r *orders.Receipt) (*orders.Receipt, bool, error) {
-	b, err := r.Encode()
-	if err != nil {
-		return nil, false, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.docs[r.OrderID] = b
-	return r, true, nil
-}
-
-func (s *rawReceipts) Get(_ context.Context, orderID string) (io.ReadCloser, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.docs[orderID]
-	if !ok {
-		return nil, orders.Errorf(orders.ENOTFOUND, "No receipt for order %s.", orderID)
-	}
-	return io.NopCloser(bytes.NewReader(b)), nil
-}
-
-func (s *rawReceipts) set(orderID string, doc []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.docs[orderID] = doc
-}
-
 // fixture is a Server wired to fakes, served by httptest.
 type fixture struct {
 	t           *testing.T
@@ -118,8 +23,8 @@ type fixture struct {
 	http        *httptest.Server
 	orders      *orderstest.Orders
 	publisher   *orderstest.Publisher
-	attachments *memAttachments
-	receipts    *rawReceipts
+	attachments *orderstest.Attachments
+	receipts    *orderstest.Receipts
 	secrets     *orderstest.Secrets
 	hub         *Hub
 	log         *bytes.Buffer
@@ -132,8 +37,8 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 		t:           t,
 		orders:      orderstest.NewOrders(),
 		publisher:   orderstest.NewPublisher(),
-		attachments: newMemAttachments(),
-		receipts:    newRawReceipts(),
+		attachments: orderstest.NewAttachments(),
+		receipts:    orderstest.NewReceipts(),
 		secrets:     orderstest.NewSecrets("v1", []byte("test-signing-key-0123456789abcdef")),
 		hub:         NewHub(),
 		log:         &logBuf,

@@ -59,12 +59,12 @@ func TestReceiptTampered(t *testing.T) {
 			o := f.seedOrder("c-1", time.Now())
 			f.complete(o)
 			f.secrets.Rotate("v2", []byte("another-key-entirely-0123456789ab"))
-			doc := f.receipts.docs[o.ID]
+			doc := f.receipts.Doc(o.ID)
 			changed := tamper(doc)
 			if bytes.Equal(changed, doc) {
 				t.Fatalf("tampering changed nothing in %s", doc)
 			}
-			f.receipts.set(o.ID, changed)
+			f.receipts.Set(o.ID, changed)
 
 			resp := f.do(http.MethodGet, "/api/orders/"+o.ID+"/receipt", "", nil)
 			if resp.StatusCode != http.StatusConflict {

@@ -315,6 +315,92 @@ func (s *Receipts) Get(_ context.Context, orderID string) (io.ReadCloser, error)
 	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
+// Doc returns the stored document of an order's receipt (nil if none).
+func (s *Receipts) Doc(orderID string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.docs[orderID]
+}
+
+// Set replaces an order's stored receipt document, as someone with write access to
+// the receipts container could: for tests of tampered receipts.
+func (s *Receipts) Set(orderID string, doc []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.docs[orderID] = doc
+}
+
+// Attachments is an in-memory AttachmentStore that, like the Blob adapter, reads
+// the stream chunk by chunk and gives up with ETOOLARGE (storing nothing) past
+// maxBytes.
+type Attachments struct {
+	mu    sync.Mutex
+	blobs map[string][]byte
+	meta  map[string]orders.Attachment
+	reads int
+}
+
+var _ orders.AttachmentStore = (*Attachments)(nil)
+
+// NewAttachments returns an empty store.
+func NewAttachments() *Attachments {
+	return &Attachments{blobs: map[string][]byte{}, meta: map[string]orders.Attachment{}}
+}
+
+// Put implements orders.AttachmentStore.
+func (s *Attachments) Put(_ context.Context, orderID, name, contentType string, r io.Reader, maxBytes int64) (orders.Attachment, error) {
+	var buf bytes.Buffer
+	chunk := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(chunk)
+		s.mu.Lock()
+		s.reads++
+		s.mu.Unlock()
+		buf.Write(chunk[:n])
+		if int64(buf.Len()) > maxBytes {
+			return orders.Attachment{}, orders.Errorf(orders.ETOOLARGE, "The attachment is larger than %d bytes.", maxBytes)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return orders.Attachment{}, err
+		}
+	}
+	a := orders.Attachment{Name: name, ContentType: contentType, Size: int64(buf.Len())}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := orders.AttachmentBlobName(orderID, name)
+	s.blobs[key], s.meta[key] = buf.Bytes(), a
+	return a, nil
+}
+
+// Get implements orders.AttachmentStore.
+func (s *Attachments) Get(_ context.Context, orderID, name string) (io.ReadCloser, orders.Attachment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := orders.AttachmentBlobName(orderID, name)
+	b, ok := s.blobs[key]
+	if !ok {
+		return nil, orders.Attachment{}, orders.Errorf(orders.ENOTFOUND, "No attachment %s.", name)
+	}
+	return io.NopCloser(bytes.NewReader(b)), s.meta[key], nil
+}
+
+// Blob returns the stored bytes of an attachment (nil if none).
+func (s *Attachments) Blob(orderID, name string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.blobs[orders.AttachmentBlobName(orderID, name)]
+}
+
+// Reads counts the Read calls Put made: more than one shows the caller streamed.
+func (s *Attachments) Reads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
+}
+
 // Len returns the number of stored receipts.
 func (s *Receipts) Len() int {
 	s.mu.Lock()
