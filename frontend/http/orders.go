@@ -66,8 +66,8 @@ func viewOf(o *orders.Order) orderView {
 
 // placeOrder handles POST /api/orders: decode and validate, then store the order
 // and send OrderPlaced through orders.Placer, which owns the dual write (store
-// unpublished, send, mark published; the frontend's reconciler (orders.Reconciler, run by this service) re-sends what a
-// crash left unpublished).
+// unpublished, send, mark published; orders.Reconciler, which this service runs,
+// re-sends what a crash left unpublished).
 func (s *Server) placeOrder(c echo.Context) error {
 	req := c.Request()
 	if err := requireJSON(req); err != nil {
