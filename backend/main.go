@@ -48,6 +48,19 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 		return err
 	}
 	log := telemetry.NewLogger(logOut, cfg.LogLevel, "backend")
+	telemetry.LogErrors(log)
+	shutdownTracing, err := telemetry.Setup(ctx, "backend", getenv)
+	if err != nil {
+		return err
+	}
+	// Last of all (deferred first): flush the spans of the work that just stopped.
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTracing(c); err != nil {
+			log.Warn("flushing traces", "err", err)
+		}
+	}()
 
 	clients, err := azure.New(cfg, log)
 	if err != nil {

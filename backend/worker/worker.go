@@ -11,7 +11,6 @@ import (
 
 	"github.com/contoso/orderflow/platform/orders"
 	"github.com/contoso/orderflow/platform/servicebus"
-	"github.com/contoso/orderflow/platform/telemetry"
 )
 
 // Queue is the peek-lock receiver the worker needs (*servicebus.Receiver in
@@ -187,7 +186,13 @@ func (w *Worker) Run(ctx context.Context) error {
 // handle holds one message from receipt to settlement: renews its lock while it waits
 // for a slot and while it is processed, then completes, dead-letters or abandons it.
 func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *servicebus.Message) {
-	ctx := telemetry.ContextFromTraceparent(work, m.Traceparent())
+	// The consumer span continues the trace of the request that placed the order;
+	// everything the processor does (Cosmos, Key Vault, Blob, the topic) is its child,
+	// and every log line below carries its trace and span IDs.
+	ctx, span := servicebus.StartProcess(work, m)
+	var disposition string
+	var err error
+	defer func() { servicebus.EndProcess(span, disposition, err) }()
 	log := w.Log.With("message_id", m.ID, "delivery_count", m.DeliveryCount)
 
 	procCtx, cancelProc := context.WithCancel(ctx)
@@ -199,7 +204,11 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 	// A prefetched message waits for a slot; on shutdown it is released unprocessed.
 	// The stop is checked before and after taking the slot because select picks at
 	// random among ready cases: a free slot must not win over a stop.
-	abandon := func() { w.settle(ctx, log, "abandon", func(c context.Context) error { return w.Queue.Abandon(c, m) }) }
+	abandon := func() {
+		if w.settle(ctx, log, "abandon", func(c context.Context) error { return w.Queue.Abandon(c, m) }) {
+			disposition = "abandon"
+		}
+	}
 	if recvCtx.Err() != nil {
 		abandon()
 		return
@@ -217,7 +226,7 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 		abandon()
 		return
 	}
-	err := w.Handler.Process(procCtx, m.Body)
+	err = w.Handler.Process(procCtx, m.Body)
 	<-slots
 
 	select {
@@ -233,11 +242,13 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 	switch {
 	case err == nil:
 		if w.settle(ctx, log, "complete", func(c context.Context) error { return w.Queue.Complete(c, m) }) {
+			disposition = "complete"
 			w.processed.Add(1)
 		}
 	case errors.As(err, &dl):
 		log.WarnContext(ctx, "dead-lettering message", "reason", dl.Reason, "description", dl.Description, "err", err)
 		if w.settle(ctx, log, "dead-letter", func(c context.Context) error { return w.Queue.DeadLetter(c, m, dl.Reason, dl.Description) }) {
+			disposition = "dead_letter"
 			w.processed.Add(1)
 		}
 	case !orders.IsRetryable(err) && work.Err() == nil:
@@ -246,6 +257,7 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 		if w.settle(ctx, log, "dead-letter", func(c context.Context) error {
 			return w.Queue.DeadLetter(c, m, ReasonProcessingFailed, orders.ErrorMessage(err))
 		}) {
+			disposition = "dead_letter"
 			w.processed.Add(1)
 		}
 	default:
@@ -264,7 +276,7 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 			return
 		default:
 		}
-		w.settle(ctx, log, "abandon", func(c context.Context) error { return w.Queue.Abandon(c, m) })
+		abandon()
 	}
 }
 

@@ -14,12 +14,15 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"go.opentelemetry.io/otel"
 
 	"github.com/contoso/orderflow/platform/config"
+	"github.com/contoso/orderflow/platform/telemetry"
 )
 
 // Clients are a process's shared credential, transport and one client per Azure
@@ -126,6 +129,12 @@ func (c *Clients) Close(ctx context.Context) error {
 	return err
 }
 
+// tracingProvider makes the HTTP-based clients' operations spans of the process's
+// TracerProvider (telemetry.Setup). otel's global provider delegates to whatever is
+// installed later, so building clients before Setup would still trace. Service Bus
+// has no such hook; platform/servicebus traces it itself.
+func tracingProvider() tracing.Provider { return telemetry.AzureTracingProvider(otel.GetTracerProvider()) }
+
 // httpRetry is the retry policy of the HTTP-based clients: a few quick retries of
 // throttling and transient failures, each try bounded, well inside the lock duration
 // of the message being processed.
@@ -134,7 +143,7 @@ func httpRetry(tryTimeout time.Duration) policy.RetryOptions {
 }
 
 func newCosmos(cfg config.Cosmos, cred azcore.TokenCredential, httpc *http.Client) (*azcosmos.Client, error) {
-	opts := &azcosmos.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpc, Retry: httpRetry(15 * time.Second)}}
+	opts := &azcosmos.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpc, Retry: httpRetry(15 * time.Second), TracingProvider: tracingProvider()}}
 	if cfg.Key != "" {
 		key, err := azcosmos.NewKeyCredential(cfg.Key)
 		if err != nil {
@@ -147,7 +156,7 @@ func newCosmos(cfg config.Cosmos, cred azcore.TokenCredential, httpc *http.Clien
 
 func newBlob(cfg config.Storage, cred azcore.TokenCredential, httpc *http.Client) (*azblob.Client, error) {
 	// Uploads stream in blocks; a try covers one block, so a minute is generous.
-	opts := &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpc, Retry: httpRetry(time.Minute)}}
+	opts := &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpc, Retry: httpRetry(time.Minute), TracingProvider: tracingProvider()}}
 	if cfg.ConnectionString != "" {
 		return azblob.NewClientFromConnectionString(cfg.ConnectionString, opts)
 	}
@@ -160,7 +169,7 @@ func newSecrets(cfg config.KeyVault, cred azcore.TokenCredential, httpc *http.Cl
 		return nil, err
 	}
 	opts := &azsecrets.ClientOptions{
-		ClientOptions: azcore.ClientOptions{Transport: httpc, Retry: httpRetry(15 * time.Second)},
+		ClientOptions: azcore.ClientOptions{Transport: httpc, Retry: httpRetry(15 * time.Second), TracingProvider: tracingProvider()},
 		// The challenge names the resource; the SDK insists the vault host ends in
 		// .vault.azure.net. Only a vault on this machine (the local stack, Lowkey Vault)
 		// is exempt: anywhere else the check protects the token.

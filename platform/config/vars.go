@@ -59,6 +59,15 @@ const (
 	EnvReconcileInterval  = "RECONCILE_INTERVAL"
 	EnvReconcileMinAge    = "RECONCILE_MIN_AGE"
 	EnvKeyRefreshInterval = "KEY_REFRESH_INTERVAL"
+
+	// OpenTelemetry's standard variables (opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/).
+	// telemetry.Setup reads the two endpoints; the OpenTelemetry SDK reads the rest itself.
+	EnvOTLPEndpoint       = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvOTLPTracesEndpoint = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	EnvOTelServiceName    = "OTEL_SERVICE_NAME"
+	EnvOTelResourceAttrs  = "OTEL_RESOURCE_ATTRIBUTES"
+	EnvOTelTracesSampler  = "OTEL_TRACES_SAMPLER"
+	EnvOTelBSPDelay       = "OTEL_BSP_SCHEDULE_DELAY"
 )
 
 // Variables returns every variable the services read, in documentation order.
@@ -127,6 +136,25 @@ func Variables() []Var {
 		{Name: EnvReconcileInterval, Service: Frontend, Default: "30s", Description: "How often the outbox reconciler (which runs in the frontend, the one identity allowed to send to the orders queue) looks for unpublished orders; 0 disables it.", Fix: "set it to a Go duration, e.g. 30s, or 0 to disable"},
 		{Name: EnvReconcileMinAge, Service: Frontend, Default: "60s", Description: "How old an unpublished Pending order must be before the reconciler re-sends it.", Fix: "set it to a Go duration of at least 1s, e.g. 60s"},
 		{Name: EnvKeyRefreshInterval, Service: Both, Default: "5m", Description: "How often the current version of the signing key is re-read from Key Vault, so a rotation is picked up without a restart.", Fix: "set it to a Go duration between 10s and 24h, e.g. 5m"},
+
+		{Name: EnvOTLPEndpoint, Service: Both, Example: "http://otel-collector.observability:4318",
+			Description: "Base URL of an OTLP/HTTP receiver (an OpenTelemetry Collector); spans are posted to `<url>/v1/traces`. When neither this nor OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, traces are propagated (traceparent in, on Service Bus messages and in logs) but not exported. See docs/architecture.md#tracing.",
+			Fix:         "set it to an http(s) URL such as http://otel-collector:4318, or unset it"},
+		{Name: EnvOTLPTracesEndpoint, Service: Both, Example: "http://otel-collector.observability:4318/v1/traces",
+			Description: "Full URL spans are posted to, overriding OTEL_EXPORTER_OTLP_ENDPOINT for traces.",
+			Fix:         "set it to an http(s) URL such as http://otel-collector:4318/v1/traces, or unset it"},
+		{Name: EnvOTelServiceName, Service: Both, Example: "orderflow-frontend",
+			Description: "The `service.name` of the spans; defaults to `frontend` or `backend`. Read by the OpenTelemetry SDK.",
+			Fix:         "set it to a service name, or unset it"},
+		{Name: EnvOTelResourceAttrs, Service: Both, Example: "deployment.environment.name=prod,k8s.namespace.name=orderflow",
+			Description: "Extra resource attributes of the spans, `key=value` pairs separated by commas. Read by the OpenTelemetry SDK.",
+			Fix:         "set it to comma-separated key=value pairs, or unset it"},
+		{Name: EnvOTelTracesSampler, Service: Both, Default: "parentbased_always_on",
+			Description: "Sampler: the default follows the caller's sampled flag and samples new traces; e.g. `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG=0.1 keeps a tenth. Read by the OpenTelemetry SDK.",
+			Fix:         "set it to an OpenTelemetry sampler name such as parentbased_always_on, or unset it"},
+		{Name: EnvOTelBSPDelay, Service: Both, Default: "5000",
+			Description: "Milliseconds between batch exports of spans. Read by the OpenTelemetry SDK.",
+			Fix:         "set it to a number of milliseconds, or unset it"},
 	}
 }
 

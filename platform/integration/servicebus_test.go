@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/contoso/orderflow/platform/orders"
 	"github.com/contoso/orderflow/platform/servicebus"
-	"github.com/contoso/orderflow/platform/telemetry"
 )
 
 // receiveID receives from r until the message with id arrives, completing any other
@@ -71,8 +72,12 @@ func TestServiceBusOrdersQueue(t *testing.T) {
 	defer recv.Close(ctx)
 
 	o := newOrder(t, "cust-sb", time.Now())
-	tc := telemetry.NewTrace()
-	if err := pub.PublishOrderPlaced(telemetry.ContextWithTrace(ctx, tc), o); err != nil {
+	// A caller's span context (the frontend's request span in production).
+	parent := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+		SpanID:  trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}, TraceFlags: trace.FlagsSampled,
+	})
+	if err := pub.PublishOrderPlaced(trace.ContextWithSpanContext(ctx, parent), o); err != nil {
 		t.Fatalf("send: %v", err)
 	}
 	// A re-send (the reconciler's) is dropped by duplicate detection.
@@ -83,8 +88,14 @@ func TestServiceBusOrdersQueue(t *testing.T) {
 	if m.DeliveryCount != 1 || m.ContentType != orders.ContentTypeCloudEvents || m.Subject != orders.TypeOrderPlaced {
 		t.Errorf("message = %+v", m)
 	}
-	if got, ok := telemetry.ParseTraceparent(m.Traceparent()); !ok || got.TraceID != tc.TraceID {
-		t.Errorf("traceparent %q does not continue trace %s", m.Traceparent(), tc.TraceID)
+	// The broker keeps the trace context: the consumer span continues the trace.
+	_, span := servicebus.StartProcess(ctx, m)
+	if got := span.SpanContext().TraceID(); got != parent.TraceID() {
+		t.Errorf("consumer trace %s does not continue trace %s (properties %v)", got, parent.TraceID(), m.Properties)
+	}
+	span.End()
+	if m.Properties["traceparent"] != m.Properties[servicebus.DiagnosticIDProperty] {
+		t.Errorf("Diagnostic-Id %v differs from traceparent %v", m.Properties[servicebus.DiagnosticIDProperty], m.Properties["traceparent"])
 	}
 	ev, err := orders.DecodeEvent(m.Body)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/contoso/orderflow/platform/orders"
-	"github.com/contoso/orderflow/platform/telemetry"
 )
 
 // Sources of the events, as CloudEvents source URI references.
@@ -26,6 +25,7 @@ type sender interface {
 // Publisher sends OrderPlaced to the orders queue.
 type Publisher struct {
 	s      sender
+	queue  string
 	source string
 	now    func() time.Time
 }
@@ -38,7 +38,7 @@ func NewPublisher(c *azservicebus.Client, queue, source string) (*Publisher, err
 	if err != nil {
 		return nil, fmt.Errorf("sender for queue %s: %w", queue, err)
 	}
-	return &Publisher{s: s, source: source, now: time.Now}, nil
+	return &Publisher{s: s, queue: queue, source: source, now: time.Now}, nil
 }
 
 // PublishOrderPlaced implements orders.Publisher.
@@ -47,7 +47,7 @@ func (p *Publisher) PublishOrderPlaced(ctx context.Context, o *orders.Order) err
 	if err != nil {
 		return err
 	}
-	return send(ctx, p.s, ev, fmt.Sprintf("send OrderPlaced for order %s", o.ID))
+	return send(ctx, p.s, p.queue, ev, fmt.Sprintf("send OrderPlaced for order %s", o.ID))
 }
 
 // Close closes the sender link.
@@ -56,6 +56,7 @@ func (p *Publisher) Close(ctx context.Context) error { return p.s.Close(ctx) }
 // EventPublisher sends OrderCompleted to the order-events topic.
 type EventPublisher struct {
 	s      sender
+	topic  string
 	source string
 }
 
@@ -67,7 +68,7 @@ func NewEventPublisher(c *azservicebus.Client, topic, source string) (*EventPubl
 	if err != nil {
 		return nil, fmt.Errorf("sender for topic %s: %w", topic, err)
 	}
-	return &EventPublisher{s: s, source: source}, nil
+	return &EventPublisher{s: s, topic: topic, source: source}, nil
 }
 
 // PublishOrderCompleted implements orders.EventPublisher.
@@ -76,7 +77,7 @@ func (p *EventPublisher) PublishOrderCompleted(ctx context.Context, o *orders.Or
 	if err != nil {
 		return err
 	}
-	return send(ctx, p.s, ev, fmt.Sprintf("publish OrderCompleted for order %s", o.ID))
+	return send(ctx, p.s, p.topic, ev, fmt.Sprintf("publish OrderCompleted for order %s", o.ID))
 }
 
 // Close closes the sender link.
@@ -84,30 +85,36 @@ func (p *EventPublisher) Close(ctx context.Context) error { return p.s.Close(ctx
 
 // NewMessage returns the Service Bus message carrying ev in structured mode: MessageId =
 // the event ID, Subject = the event type (so subscriptions can filter on it without
-// parsing bodies), and the traceparent of ctx in the application properties.
+// parsing bodies), and the trace context of ctx's span in the application properties
+// (traceparent, mirrored in Diagnostic-Id; see PropertiesCarrier).
 func NewMessage(ctx context.Context, ev orders.Event) (*azservicebus.Message, error) {
 	body, err := ev.Encode()
 	if err != nil {
 		return nil, err
 	}
 	id, ct, subject := ev.ID, orders.ContentTypeCloudEvents, ev.Type
+	props := map[string]any{
+		"cloudEvents:specversion": ev.SpecVersion,
+		"cloudEvents:type":        ev.Type,
+	}
+	propagator.Inject(ctx, PropertiesCarrier(props))
 	return &azservicebus.Message{
-		MessageID:   &id,
-		ContentType: &ct,
-		Subject:     &subject,
-		Body:        body,
-		ApplicationProperties: map[string]any{
-			orders.TraceparentProperty: telemetry.Traceparent(ctx),
-			"cloudEvents:specversion":  ev.SpecVersion,
-			"cloudEvents:type":         ev.Type,
-		},
+		MessageID:             &id,
+		ContentType:           &ct,
+		Subject:               &subject,
+		Body:                  body,
+		ApplicationProperties: props,
 	}, nil
 }
 
-func send(ctx context.Context, s sender, ev orders.Event, what string) error {
+// send sends ev to destination inside a producer span, whose context the message
+// carries.
+func send(ctx context.Context, s sender, destination string, ev orders.Event, what string) error {
+	ctx, span := startSend(ctx, destination, ev.ID)
 	m, err := NewMessage(ctx, ev)
-	if err != nil {
-		return err
+	if err == nil {
+		err = wrap(s.SendMessage(ctx, m, nil), what)
 	}
-	return wrap(s.SendMessage(ctx, m, nil), what)
+	endSpan(span, err)
+	return err
 }

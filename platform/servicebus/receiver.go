@@ -19,19 +19,17 @@ type Message struct {
 	EnqueuedAt    time.Time
 	LockedUntil   time.Time
 	Properties    map[string]any
+	// Entity is the queue or topic the message was received from, and Subscription
+	// the topic subscription ("" for a queue): the consumer span's destination.
+	Entity, Subscription string
 
 	raw *azservicebus.ReceivedMessage
 }
 
-// Traceparent returns the message's traceparent application property, or "".
-func (m *Message) Traceparent() string {
-	s, _ := m.Properties["traceparent"].(string)
-	return s
-}
-
 // Receiver is a peek-lock receiver on a queue or subscription.
 type Receiver struct {
-	r *azservicebus.Receiver
+	r                    *azservicebus.Receiver
+	entity, subscription string
 }
 
 // NewQueueReceiver opens a peek-lock receiver on queue.
@@ -40,7 +38,7 @@ func NewQueueReceiver(c *azservicebus.Client, queue string) (*Receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver for queue %s: %w", queue, err)
 	}
-	return &Receiver{r: r}, nil
+	return &Receiver{r: r, entity: queue}, nil
 }
 
 // NewSubscriptionReceiver opens a peek-lock receiver on a topic subscription.
@@ -49,7 +47,7 @@ func NewSubscriptionReceiver(c *azservicebus.Client, topic, subscription string)
 	if err != nil {
 		return nil, fmt.Errorf("receiver for %s/%s: %w", topic, subscription, err)
 	}
-	return &Receiver{r: r}, nil
+	return &Receiver{r: r, entity: topic, subscription: subscription}, nil
 }
 
 // NewDeadLetterReceiver opens a peek-lock receiver on a queue's dead-letter queue
@@ -59,7 +57,7 @@ func NewDeadLetterReceiver(c *azservicebus.Client, queue string) (*Receiver, err
 	if err != nil {
 		return nil, fmt.Errorf("dead-letter receiver for queue %s: %w", queue, err)
 	}
-	return &Receiver{r: r}, nil
+	return &Receiver{r: r, entity: queue + "/$deadletterqueue"}, nil
 }
 
 // Receive waits for at least one message (until ctx is done) and returns up to max.
@@ -72,6 +70,7 @@ func (r *Receiver) Receive(ctx context.Context, max int) ([]*Message, error) {
 	out := make([]*Message, len(ms))
 	for i, m := range ms {
 		out[i] = fromReceived(m)
+		out[i].Entity, out[i].Subscription = r.entity, r.subscription
 	}
 	return out, nil
 }

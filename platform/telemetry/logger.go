@@ -1,15 +1,19 @@
-// Package telemetry sets up structured logging and carries W3C trace context.
+// Package telemetry sets up structured logging and OpenTelemetry tracing.
 //
 // NewLogger returns a JSON slog logger whose every attribute passes through Redact, so a
 // token, key or connection string that ends up in an error message or a field is
-// masked before it is written; and whose records carry the trace ID of the context they
-// are logged with.
+// masked before it is written; and whose records carry the trace and span ID of the
+// OpenTelemetry span in the context they are logged with. Setup installs the
+// propagator and TracerProvider (exporting over OTLP when configured), and
+// AzureTracingProvider lets the Azure SDK clients' spans join the same traces.
 package telemetry
 
 import (
 	"context"
 	"io"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // NewLogger returns a JSON logger at level writing to w, tagged with the service name.
@@ -51,14 +55,14 @@ func ReplaceAttr(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-// traceHandler adds trace_id and span_id to records logged with a context carrying a
-// traceparent (ContextWithTraceparent).
+// traceHandler adds trace_id and span_id to records logged with a context carrying an
+// OpenTelemetry span, so a log line can be found from a trace and the other way round.
 type traceHandler struct{ slog.Handler }
 
 // Handle adds the trace attributes of ctx, if any, then delegates.
 func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
-	if tc, ok := TraceFrom(ctx); ok {
-		r.AddAttrs(slog.String("trace_id", tc.TraceID), slog.String("span_id", tc.SpanID))
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }
