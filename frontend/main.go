@@ -46,6 +46,20 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		return err
 	}
 	log := telemetry.NewLogger(logOut, cfg.LogLevel, "frontend")
+	telemetry.LogErrors(log)
+	shutdownTracing, err := telemetry.Setup(ctx, "frontend", getenv)
+	if err != nil {
+		return err
+	}
+	// Last of all (deferred first): flush the spans of the requests and events that
+	// the graceful stop let finish.
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTracing(cctx); err != nil {
+			log.Warn("flushing traces", "err", err)
+		}
+	}()
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -108,7 +108,7 @@ func worker(ctx context.Context, placed <-chan string, a *app, secrets *orderste
 			continue
 		}
 		if ev, err := orders.NewOrderCompletedEvent(o, r, "/orderflow/backend"); err == nil {
-			_, _ = hub.PublishEvent(ev)
+			_, _ = hub.PublishEvent(ctx, ev)
 		}
 	}
 }

@@ -26,9 +26,10 @@ type Receiver interface {
 	DeadLetter(ctx context.Context, m *servicebus.Message, reason, description string) error
 }
 
-// Sink takes the decoded events; *http.Hub implements it.
+// Sink takes the decoded events; *http.Hub implements it. ctx carries the
+// message's consumer span, which the SSE push continues.
 type Sink interface {
-	PublishEvent(e orders.Event) (int, error)
+	PublishEvent(ctx context.Context, e orders.Event) (int, error)
 }
 
 // batch is how many messages one receive asks for; events are tiny and
@@ -128,26 +129,38 @@ func (f *Feed) Run(ctx context.Context) {
 // event contract asks of every consumer, so it is kept for inspection instead
 // of coming back forever.
 func (f *Feed) handle(ctx context.Context, m *servicebus.Message) {
+	// The consumer span continues the trace of the backend's publish (and so of the
+	// order's POST); the hub hands its context on to the SSE push.
+	ctx, span := servicebus.StartProcess(ctx, m)
+	var disposition string
+	var err error
+	defer func() { servicebus.EndProcess(span, disposition, err) }()
+	complete := func(what string) {
+		if cerr := f.r.Complete(ctx, m); cerr != nil {
+			if ctx.Err() == nil {
+				// The lock may be lost; the message comes back and is delivered again,
+				// which the page shrugs off (a status it already shows is not resent).
+				f.log.WarnContext(ctx, what, "message_id", m.ID, "err", cerr)
+			}
+			return
+		}
+		disposition = "complete"
+	}
+
 	ev, err := orders.DecodeEvent(m.Body)
 	if err == nil && f.delivered.has(ev.ID) {
 		// Only Run's goroutine touches delivered, so it needs no lock.
 		f.log.DebugContext(ctx, "dropping an order event already delivered", "event_id", ev.ID, "message_id", m.ID)
-		if err := f.r.Complete(ctx, m); err != nil && ctx.Err() == nil {
-			f.log.WarnContext(ctx, "complete duplicate order event", "message_id", m.ID, "err", err)
-		}
+		complete("complete duplicate order event")
 		return
 	}
 	if err == nil {
 		var n int
-		n, err = f.sink.PublishEvent(ev)
+		n, err = f.sink.PublishEvent(ctx, ev)
 		if err == nil {
 			f.delivered.add(ev.ID)
 			f.log.DebugContext(ctx, "order event fanned out", "event_id", ev.ID, "type", ev.Type, "subscribers", n)
-			if err := f.r.Complete(ctx, m); err != nil && ctx.Err() == nil {
-				// The lock may be lost; the message comes back and is delivered again,
-				// which the page shrugs off (a status it already shows is not resent).
-				f.log.WarnContext(ctx, "complete order event", "message_id", m.ID, "err", err)
-			}
+			complete("complete order event")
 			return
 		}
 	}
@@ -156,9 +169,13 @@ func (f *Feed) handle(ctx context.Context, m *servicebus.Message) {
 		reason = "UnsupportedEvent"
 	}
 	f.log.WarnContext(ctx, "dead-lettering order event", "message_id", m.ID, "reason", reason, "err", err)
-	if derr := f.r.DeadLetter(ctx, m, reason, orders.ErrorMessage(err)); derr != nil && ctx.Err() == nil {
-		f.log.WarnContext(ctx, "dead-letter order event", "message_id", m.ID, "err", derr)
+	if derr := f.r.DeadLetter(ctx, m, reason, orders.ErrorMessage(err)); derr != nil {
+		if ctx.Err() == nil {
+			f.log.WarnContext(ctx, "dead-letter order event", "message_id", m.ID, "err", derr)
+		}
+		return
 	}
+	disposition = "dead_letter"
 }
 
 func (f *Feed) setErr(err error) {

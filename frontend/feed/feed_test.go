@@ -58,7 +58,7 @@ type sink struct {
 	ids []string
 }
 
-func (s *sink) PublishEvent(e orders.Event) (int, error) {
+func (s *sink) PublishEvent(_ context.Context, e orders.Event) (int, error) {
 	d, err := e.OrderCompleted()
 	if err != nil {
 		return 0, err

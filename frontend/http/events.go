@@ -1,12 +1,14 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/contoso/orderflow/platform/orders"
 )
@@ -54,7 +56,7 @@ func (s *Server) orderEvents(c echo.Context) error {
 	}
 	customerID := o.CustomerID
 	last := statusEventOf(o)
-	if err := st.send(last); err != nil || terminal(last.Status) {
+	if err := s.sendStatus(ctx, st, last, "store"); err != nil || terminal(last.Status) {
 		return nil
 	}
 
@@ -64,6 +66,7 @@ func (s *Server) orderEvents(c echo.Context) error {
 	defer poll.Stop()
 	for {
 		var next StatusEvent
+		source := "topic"
 		select {
 		case <-ctx.Done():
 			return nil
@@ -91,12 +94,13 @@ func (s *Server) orderEvents(c echo.Context) error {
 				continue
 			}
 			next = statusEventOf(o)
+			source = "poll"
 		}
 		if next.Status == last.Status {
 			continue
 		}
 		last = next
-		if err := st.send(next); err != nil || terminal(next.Status) {
+		if err := s.sendStatus(ctx, st, next, source); err != nil || terminal(next.Status) {
 			return nil
 		}
 	}
@@ -133,11 +137,12 @@ func (s sseStream) send(ev StatusEvent) error {
 	return s.raw("event: status\nid: " + ev.Status + "\ndata: " + string(b) + "\n\n")
 }
 
-// PublishEvent feeds one CloudEvent from the order-events topic into the hub.
+// PublishEvent feeds one CloudEvent from the order-events topic into the hub;
+// ctx is the feed's consumer span for the message, which the SSE push continues.
 // It returns an *orders.Error for events that are not for the page (EUNSUPPORTED
 // for other types, EINVALID for malformed ones) so the receiver can settle the
 // message accordingly.
-func (h *Hub) PublishEvent(e orders.Event) (int, error) {
+func (h *Hub) PublishEvent(ctx context.Context, e orders.Event) (int, error) {
 	d, err := e.OrderCompleted()
 	if err != nil {
 		return 0, err
@@ -146,5 +151,6 @@ func (h *Hub) PublishEvent(e orders.Event) (int, error) {
 		OrderID: d.OrderID,
 		Status:  string(orders.StatusCompleted),
 		At:      d.CompletedAt.UTC().Format(time.RFC3339Nano),
+		trace:   trace.SpanContextFromContext(ctx),
 	}), nil
 }

@@ -108,7 +108,7 @@ func TestEventsDeliverTopicEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := f.hub.PublishEvent(completed); err != nil || n != 1 {
+	if n, err := f.hub.PublishEvent(context.Background(), completed); err != nil || n != 1 {
 		t.Fatalf("PublishEvent = %d, %v", n, err)
 	}
 	ev, ok = nextStatus(t, ch, 5*time.Second)
@@ -230,7 +230,7 @@ func TestPublishEventIgnoresOtherTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.PublishEvent(placed); orders.ErrorCode(err) != orders.EUNSUPPORTED {
+	if _, err := h.PublishEvent(context.Background(), placed); orders.ErrorCode(err) != orders.EUNSUPPORTED {
 		t.Errorf("PublishEvent(OrderPlaced) error %v, want EUNSUPPORTED", err)
 	}
 }

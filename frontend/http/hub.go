@@ -2,6 +2,8 @@ package http
 
 import (
 	"sync"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // StatusEvent is one change of an order's status as the page sees it over SSE.
@@ -14,6 +16,10 @@ type StatusEvent struct {
 	Reason string `json:"reason,omitempty"`
 	// At is when the status changed, RFC 3339, as the producer stated it.
 	At string `json:"at,omitempty"`
+
+	// trace is the span that delivered the event from the topic (invalid for a
+	// status read from the store), continued by the SSE push.
+	trace trace.SpanContext
 }
 
 // subscriberBuffer is how many events a slow SSE client may fall behind before

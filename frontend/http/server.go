@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/contoso/orderflow/platform/orders"
 )
@@ -35,6 +38,9 @@ type Deps struct {
 	// Assets is the page (frontend/web); nil serves the API only.
 	Assets fs.FS
 	Logger *slog.Logger
+	// TracerProvider makes the request and SSE spans; nil is otel's global one
+	// (telemetry.Setup installs it in main).
+	TracerProvider trace.TracerProvider
 	// Now defaults to time.Now; tests pin it.
 	Now func() time.Time
 }
@@ -109,8 +115,10 @@ type Server struct {
 	log          *slog.Logger
 	limits       Limits
 	now          func() time.Time
+	tracer       trace.Tracer
 
 	echo         *echo.Echo
+	handler      http.Handler // echo inside the otelhttp span
 	drainingFlag atomic.Bool
 }
 
@@ -146,7 +154,18 @@ func NewServer(d Deps, limits Limits) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	tp := d.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	s.tracer = tp.Tracer(tracerName)
 	s.echo = s.routes(d.Assets)
+	// The span starts before Echo routes the request, so it is named after the method
+	// only and renamed by routeSpan once the route is known: a raw path (with an
+	// order ID in it) would make every request its own span name.
+	s.handler = otelhttp.NewHandler(s.echo, "frontend",
+		otelhttp.WithTracerProvider(tp),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
 	return s
 }
 
@@ -157,7 +176,7 @@ func (s *Server) routes(assets fs.FS) *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(headAsGet)
-	e.Use(requestLog(s.log), securityHeaders)
+	e.Use(routeSpan, requestLog(s.log), securityHeaders)
 
 	e.GET("/healthz", healthz)
 	e.GET("/readyz", s.readyz)
@@ -184,7 +203,7 @@ func (s *Server) routes(assets fs.FS) *echo.Echo {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // BeginDrain makes /readyz fail so load balancers stop sending new requests
 // while in-flight ones finish; main calls it on SIGTERM.
