@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -42,6 +43,8 @@ var env struct {
 	logs *lockedBuffer
 	// stack is the local stack the services run on.
 	stack localStack
+	// otlp receives both services' spans (TestTraceFollowsOrderAcrossServices).
+	otlp *otlpReceiver
 }
 
 func TestMain(m *testing.M) {
@@ -85,6 +88,19 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 
+	env.otlp, err = startOTLPReceiver()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer env.otlp.Close()
+	// Both services export their spans to the in-memory receiver, in batches small
+	// in time so a test sees them soon after the work.
+	tracing := map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": env.otlp.url,
+		"OTEL_BSP_SCHEDULE_DELAY":     "200",
+	}
+
 	healthAddr, err := freeAddr()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -92,7 +108,9 @@ func runMain(m *testing.M) int {
 	}
 	// The backend's default health port (:8090) may be taken by another test
 	// run on this machine; an ephemeral one keeps runs independent.
-	backend, err := startService(ctx, "backend", filepath.Join(env.bin, "backend"), st.Env("backend"), map[string]string{"HEALTH_ADDR": healthAddr})
+	backendExtra := map[string]string{"HEALTH_ADDR": healthAddr}
+	maps.Copy(backendExtra, tracing)
+	backend, err := startService(ctx, "backend", filepath.Join(env.bin, "backend"), st.Env("backend"), backendExtra)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
@@ -115,6 +133,7 @@ func runMain(m *testing.M) int {
 		// how TestOrdersCompleteWithVerifiedReceipts sees the topic path work.
 		"LOG_LEVEL": "debug",
 	}
+	maps.Copy(extra, tracing)
 	env.frontendStackEnv = st.Env("frontend")
 	frontend, err := startService(ctx, "frontend", filepath.Join(env.bin, "frontend"), env.frontendStackEnv, extra)
 	if err != nil {

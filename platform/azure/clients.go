@@ -156,7 +156,10 @@ func newCosmos(cfg config.Cosmos, cred azcore.TokenCredential, httpc *http.Clien
 
 func newBlob(cfg config.Storage, cred azcore.TokenCredential, httpc *http.Client) (*azblob.Client, error) {
 	// Uploads stream in blocks; a try covers one block, so a minute is generous.
-	opts := &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpc, Retry: httpRetry(time.Minute), TracingProvider: tracingProvider()}}
+	opts := &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
+		Transport: httpc, Retry: httpRetry(time.Minute), TracingProvider: tracingProvider(),
+		PerCallPolicies: []policy.Policy{newBlobTracePolicy()},
+	}}
 	if cfg.ConnectionString != "" {
 		return azblob.NewClientFromConnectionString(cfg.ConnectionString, opts)
 	}
