@@ -56,7 +56,7 @@ func spanNamed(spans []sdktrace.ReadOnlySpan, name string) sdktrace.ReadOnlySpan
 func attr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, a := range s.Attributes() {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""

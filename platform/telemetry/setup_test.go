@@ -131,7 +131,7 @@ func TestAzureTracingProvider(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, a := range s.Attributes() {
-		attrs[string(a.Key)] = a.Value.Emit()
+		attrs[string(a.Key)] = a.Value.String()
 	}
 	if attrs["db.system"] != "cosmosdb" || attrs["http.status_code"] != "409" {
 		t.Errorf("attributes %v", attrs)
