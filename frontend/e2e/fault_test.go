@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,6 +127,17 @@ func checkInvariants(t *testing.T, hc *http.Client, accepted map[string]string, 
 		if code := getFrom(hc, env.frontendURL+"/api/orders/"+id+"/receipt", &receipt); code != http.StatusOK || !receipt.Verified ||
 			receipt.Receipt.OrderID != id || receipt.Receipt.Total != o.Total {
 			t.Errorf("receipt of %s: status %d %+v (order total %d)", id, code, receipt, o.Total)
+		}
+	}
+	// Each OrderCompleted reached the frontend's event feed too (the subscription
+	// keeps it until the feed takes it, so a fault may delay it but not lose it).
+	for id := range accepted {
+		for !strings.Contains(env.logs.String(), `"event_id":"`+id+`-completed"`) {
+			if time.Now().After(deadline) {
+				t.Errorf("order %s: its OrderCompleted never reached the frontend's feed", id)
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	t.Logf("%d orders accepted under the fault, all checked", len(accepted))

@@ -1,6 +1,7 @@
 package servicebus
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -56,5 +57,50 @@ func TestDroppedConnectionsRecover(t *testing.T) {
 	}
 	if err := r.CompleteMessage(ctxT(t, 10*time.Second), m, nil); err != nil {
 		t.Fatalf("complete after reconnecting: %v", err)
+	}
+}
+
+// TestBlockedSubscriptionReceiverRecoversFromDrops: a receiver waiting in
+// ReceiveMessages on a subscription while every connection is cut, repeatedly,
+// gets the messages sent after the drops without the application doing anything.
+func TestBlockedSubscriptionReceiverRecoversFromDrops(t *testing.T) {
+	tb := startBroker(t, nil)
+	recvClient := tb.client(t)
+	r, err := recvClient.NewReceiverForSubscription("order-events", "all", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			msgs, err := r.ReceiveMessages(ctx, 8, nil)
+			if err != nil {
+				continue
+			}
+			for _, m := range msgs {
+				_ = r.CompleteMessage(ctx, m, nil)
+				got <- string(m.Body)
+			}
+		}
+	}()
+	sendClient := tb.client(t)
+	send(t, sendClient, "order-events", body("warm"))
+	if b := <-got; b != "warm" {
+		t.Fatalf("got %q", b)
+	}
+	for range 4 {
+		tb.DropConnections()
+		time.Sleep(250 * time.Millisecond)
+	}
+	send(t, sendClient, "order-events", body("after"))
+	select {
+	case b := <-got:
+		if b != "after" {
+			t.Fatalf("got %q", b)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the subscription receiver got nothing within 20 s of the drops")
 	}
 }
