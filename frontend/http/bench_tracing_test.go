@@ -29,11 +29,11 @@ func (discardExporter) Shutdown(context.Context) error                          
 // BenchmarkPlaceOrderTracing measures the frontend's own time for POST /api/orders
 // (as BenchmarkPlaceOrderOverhead does) under three TracerProviders in the same run,
 // interleaved in rounds so machine drift hits all alike: "noop" (no SDK at all),
-// "off" (what telemetry.Setup installs without an OTLP endpoint: spans kept in step
-// with the caller's trace but not processed) and "on" (a batch processor feeding an
+// "off" (what telemetry.Setup installs without an OTLP endpoint: trace context carried
+// on, nothing recorded) and "on" (a batch processor feeding an
 // exporter that discards). It reports each p50 and mean, and the ratios of the means.
 func BenchmarkPlaceOrderTracing(b *testing.B) {
-	offTP := sdktrace.NewTracerProvider()
+	offTP := telemetry.PropagatingProvider()
 	onTP := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardExporter{}))
 	defer onTP.Shutdown(context.Background())
 	variants := []struct {

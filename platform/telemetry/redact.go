@@ -42,6 +42,12 @@ var secretPatterns = []*regexp.Regexp{
 
 // Redact masks tokens, keys and connection-string secrets inside s.
 func Redact(s string) string {
+	// Every pattern needs a '.', '=', ':' or white space; most values (ids, trace
+	// ids, UUIDs, numbers, names) have none, and skipping the six regular
+	// expressions for them halves the cost of a log line.
+	if !strings.ContainsAny(s, ".=: \t\n\r\f\v") {
+		return s
+	}
 	for _, re := range secretPatterns {
 		if re.MatchString(s) {
 			s = re.ReplaceAllString(s, "${1}"+Redacted)

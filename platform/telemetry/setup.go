@@ -22,9 +22,10 @@ import (
 // an incoming traceparent is continued and logs carry its IDs even when nothing is
 // exported), and a TracerProvider named after service. Spans are exported over
 // OTLP/HTTP through a batch processor only when OTEL_EXPORTER_OTLP_ENDPOINT or
-// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; otherwise the provider keeps the
-// parent's sampling decision (so the traceparent sent on downstream is faithful) but
-// has no processor, and ended spans go nowhere.
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; otherwise the provider records nothing
+// and only carries trace context on (propagatingProvider: a continued traceparent,
+// trace IDs in the logs, the parent's sampling flag kept downstream), so that tracing
+// without an exporter costs next to nothing.
 //
 // Setup reads only the endpoint variables through getenv; the SDK reads the other
 // standard ones it supports (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*,
@@ -51,18 +52,18 @@ func Setup(ctx context.Context, service string, getenv func(string) string) (shu
 		// an aid, and what could be parsed is kept.
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if endpoint != "" {
-		// The URL is passed explicitly so getenv is the one source of the decision;
-		// headers, timeout, compression and the batch settings still come from the
-		// standard variables.
-		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
-		if err != nil {
-			return nil, fmt.Errorf("otlp trace exporter: %w", err)
-		}
-		opts = append(opts, sdktrace.WithBatcher(exp))
+	if endpoint == "" {
+		otel.SetTracerProvider(propagatingProvider{})
+		return func(context.Context) error { return nil }, nil
 	}
-	tp := sdktrace.NewTracerProvider(opts...)
+	// The URL is passed explicitly so getenv is the one source of the decision;
+	// headers, timeout, compression and the batch settings still come from the
+	// standard variables.
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+	if err != nil {
+		return nil, fmt.Errorf("otlp trace exporter: %w", err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithBatcher(exp))
 	otel.SetTracerProvider(tp)
 	return tp.Shutdown, nil
 }
