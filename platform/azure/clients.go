@@ -133,7 +133,9 @@ func (c *Clients) Close(ctx context.Context) error {
 // TracerProvider (telemetry.Setup). otel's global provider delegates to whatever is
 // installed later, so building clients before Setup would still trace. Service Bus
 // has no such hook; platform/servicebus traces it itself.
-func tracingProvider() tracing.Provider { return telemetry.AzureTracingProvider(otel.GetTracerProvider()) }
+func tracingProvider() tracing.Provider {
+	return telemetry.AzureTracingProvider(otel.GetTracerProvider())
+}
 
 // httpRetry is the retry policy of the HTTP-based clients: a few quick retries of
 // throttling and transient failures, each try bounded, well inside the lock duration
