@@ -294,13 +294,19 @@ func (b *Broker) sweeper() {
 	defer b.wg.Done()
 	t := time.NewTicker(b.opts.SweepInterval)
 	defer t.Stop()
+	var mem memoryReturner
 	for {
 		select {
 		case <-b.stop:
 			return
 		case now := <-t.C:
+			held := 0
 			for _, s := range b.stores {
 				s.sweep(now)
+				held += s.count()
+			}
+			if mem.observe(held, now, returnMemory) {
+				b.log.Debug("returned freed memory to the system after the entities drained", "peak_messages", mem.peak)
 			}
 			for _, tp := range b.topics {
 				tp.sweep(now)
