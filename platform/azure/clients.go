@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"github.com/contoso/orderflow/platform/config"
+	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/telemetry"
 )
 
@@ -62,7 +63,18 @@ func (c *Clients) Auth() map[string]string {
 
 // New builds the credential and every client from cfg. It does not contact any
 // service; call CheckIdentity to fail fast on a missing identity.
-func New(cfg config.Config, log *slog.Logger) (*Clients, error) {
+func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Clients, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	// Per-call policies of each HTTP-based client; empty without WithMetrics.
+	perCall := func(dependency string, operation func(*http.Request) string) []policy.Policy {
+		if o.metrics == nil {
+			return nil
+		}
+		return []policy.Policy{newMetricsPolicy(o.metrics, dependency, operation)}
+	}
 	tlsConfig, err := NewTLSConfig(cfg.SSLCertFile)
 	if err != nil {
 		return nil, err
@@ -76,19 +88,19 @@ func New(cfg config.Config, log *slog.Logger) (*Clients, error) {
 		}
 	}
 
-	if c.Cosmos, err = newCosmos(cfg.Cosmos, c.Credential, c.HTTP); err != nil {
+	if c.Cosmos, err = newCosmos(cfg.Cosmos, c.Credential, c.HTTP, perCall(metrics.DependencyCosmos, cosmosOperation)); err != nil {
 		return nil, fmt.Errorf("cosmos client for %s: %w", cfg.Cosmos.Endpoint, err)
 	}
 	if c.Orders, err = c.Cosmos.NewContainer(cfg.Cosmos.Database, cfg.Cosmos.Container); err != nil {
 		return nil, fmt.Errorf("cosmos container %s/%s: %w", cfg.Cosmos.Database, cfg.Cosmos.Container, err)
 	}
-	if c.Blob, err = newBlob(cfg.Storage, c.Credential, c.HTTP); err != nil {
+	if c.Blob, err = newBlob(cfg.Storage, c.Credential, c.HTTP, perCall(metrics.DependencyBlob, blobOperation)); err != nil {
 		return nil, fmt.Errorf("blob client: %w", err)
 	}
 	if c.ServiceBus, err = newServiceBus(cfg.ServiceBus, c.Credential, tlsConfig); err != nil {
 		return nil, fmt.Errorf("service bus client: %w", err)
 	}
-	if c.Secrets, err = newSecrets(cfg.KeyVault, c.Credential, c.HTTP); err != nil {
+	if c.Secrets, err = newSecrets(cfg.KeyVault, c.Credential, c.HTTP, perCall(metrics.DependencyKeyVault, keyVaultOperation)); err != nil {
 		return nil, fmt.Errorf("key vault client for %s: %w", cfg.KeyVault.URL, err)
 	}
 	if log != nil {
@@ -144,8 +156,8 @@ func httpRetry(tryTimeout time.Duration) policy.RetryOptions {
 	return policy.RetryOptions{MaxRetries: 3, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 3 * time.Second, TryTimeout: tryTimeout}
 }
 
-func newCosmos(cfg config.Cosmos, cred azcore.TokenCredential, httpc *http.Client) (*azcosmos.Client, error) {
-	opts := &azcosmos.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpc, Retry: httpRetry(15 * time.Second), TracingProvider: tracingProvider()}}
+func newCosmos(cfg config.Cosmos, cred azcore.TokenCredential, httpc *http.Client, perCall []policy.Policy) (*azcosmos.Client, error) {
+	opts := &azcosmos.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpc, Retry: httpRetry(15 * time.Second), TracingProvider: tracingProvider(), PerCallPolicies: perCall}}
 	if cfg.Key != "" {
 		key, err := azcosmos.NewKeyCredential(cfg.Key)
 		if err != nil {
@@ -156,11 +168,11 @@ func newCosmos(cfg config.Cosmos, cred azcore.TokenCredential, httpc *http.Clien
 	return azcosmos.NewClient(cfg.Endpoint, cred, opts)
 }
 
-func newBlob(cfg config.Storage, cred azcore.TokenCredential, httpc *http.Client) (*azblob.Client, error) {
+func newBlob(cfg config.Storage, cred azcore.TokenCredential, httpc *http.Client, perCall []policy.Policy) (*azblob.Client, error) {
 	// Uploads stream in blocks; a try covers one block, so a minute is generous.
 	opts := &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Transport: httpc, Retry: httpRetry(time.Minute), TracingProvider: tracingProvider(),
-		PerCallPolicies: []policy.Policy{newBlobTracePolicy()},
+		PerCallPolicies: append([]policy.Policy{newBlobTracePolicy()}, perCall...),
 	}}
 	if cfg.ConnectionString != "" {
 		return azblob.NewClientFromConnectionString(cfg.ConnectionString, opts)
@@ -168,13 +180,13 @@ func newBlob(cfg config.Storage, cred azcore.TokenCredential, httpc *http.Client
 	return azblob.NewClient(cfg.BlobEndpoint, cred, opts)
 }
 
-func newSecrets(cfg config.KeyVault, cred azcore.TokenCredential, httpc *http.Client) (*azsecrets.Client, error) {
+func newSecrets(cfg config.KeyVault, cred azcore.TokenCredential, httpc *http.Client, perCall []policy.Policy) (*azsecrets.Client, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
 		return nil, err
 	}
 	opts := &azsecrets.ClientOptions{
-		ClientOptions: azcore.ClientOptions{Transport: httpc, Retry: httpRetry(15 * time.Second), TracingProvider: tracingProvider()},
+		ClientOptions: azcore.ClientOptions{Transport: httpc, Retry: httpRetry(15 * time.Second), TracingProvider: tracingProvider(), PerCallPolicies: perCall},
 		// The challenge names the resource; the SDK insists the vault host ends in
 		// .vault.azure.net. Only a vault on this machine (the local stack, Lowkey Vault)
 		// is exempt: anywhere else the check protects the token.

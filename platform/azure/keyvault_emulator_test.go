@@ -33,14 +33,14 @@ func TestKeyVaultEmulatorMode(t *testing.T) {
 	defer srv.Close()
 	httpc := NewHTTPClient(mustTLS(t))
 	// Without the opt-in the self-signed certificate is refused.
-	plain, err := newSecrets(config.KeyVault{URL: srv.URL}, staticToken{}, httpc)
+	plain, err := newSecrets(config.KeyVault{URL: srv.URL}, staticToken{}, httpc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := plain.GetSecret(context.Background(), "receipt-signing-key", "", nil); err == nil {
 		t.Fatal("an untrusted certificate was accepted without KEYVAULT_AUTH=emulator")
 	}
-	emu, err := newSecrets(config.KeyVault{URL: srv.URL, Emulator: true}, nil, httpc)
+	emu, err := newSecrets(config.KeyVault{URL: srv.URL, Emulator: true}, nil, httpc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
