@@ -7,6 +7,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
+	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
 )
 
@@ -24,21 +25,22 @@ type sender interface {
 
 // Publisher sends OrderPlaced to the orders queue.
 type Publisher struct {
-	s      sender
-	queue  string
-	source string
-	now    func() time.Time
+	s       sender
+	queue   string
+	source  string
+	now     func() time.Time
+	metrics *metrics.Metrics // nil: not measured
 }
 
 var _ orders.Publisher = (*Publisher)(nil)
 
 // NewPublisher opens a sender on queue; source names the producer (SourceFrontend).
-func NewPublisher(c *azservicebus.Client, queue, source string) (*Publisher, error) {
+func NewPublisher(c *azservicebus.Client, queue, source string, opts ...Option) (*Publisher, error) {
 	s, err := c.NewSender(queue, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sender for queue %s: %w", queue, err)
 	}
-	return &Publisher{s: s, queue: queue, source: source, now: time.Now}, nil
+	return &Publisher{s: s, queue: queue, source: source, now: time.Now, metrics: apply(opts).metrics}, nil
 }
 
 // PublishOrderPlaced implements orders.Publisher.
@@ -47,7 +49,7 @@ func (p *Publisher) PublishOrderPlaced(ctx context.Context, o *orders.Order) err
 	if err != nil {
 		return err
 	}
-	return send(ctx, p.s, p.queue, ev, fmt.Sprintf("send OrderPlaced for order %s", o.ID))
+	return send(ctx, p.s, p.metrics, p.queue, ev, fmt.Sprintf("send OrderPlaced for order %s", o.ID))
 }
 
 // Close closes the sender link.
@@ -55,20 +57,21 @@ func (p *Publisher) Close(ctx context.Context) error { return p.s.Close(ctx) }
 
 // EventPublisher sends OrderCompleted to the order-events topic.
 type EventPublisher struct {
-	s      sender
-	topic  string
-	source string
+	s       sender
+	topic   string
+	source  string
+	metrics *metrics.Metrics // nil: not measured
 }
 
 var _ orders.EventPublisher = (*EventPublisher)(nil)
 
 // NewEventPublisher opens a sender on topic; source names the producer (SourceBackend).
-func NewEventPublisher(c *azservicebus.Client, topic, source string) (*EventPublisher, error) {
+func NewEventPublisher(c *azservicebus.Client, topic, source string, opts ...Option) (*EventPublisher, error) {
 	s, err := c.NewSender(topic, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sender for topic %s: %w", topic, err)
 	}
-	return &EventPublisher{s: s, topic: topic, source: source}, nil
+	return &EventPublisher{s: s, topic: topic, source: source, metrics: apply(opts).metrics}, nil
 }
 
 // PublishOrderCompleted implements orders.EventPublisher.
@@ -77,7 +80,7 @@ func (p *EventPublisher) PublishOrderCompleted(ctx context.Context, o *orders.Or
 	if err != nil {
 		return err
 	}
-	return send(ctx, p.s, p.topic, ev, fmt.Sprintf("publish OrderCompleted for order %s", o.ID))
+	return send(ctx, p.s, p.metrics, p.topic, ev, fmt.Sprintf("publish OrderCompleted for order %s", o.ID))
 }
 
 // Close closes the sender link.
@@ -109,11 +112,14 @@ func NewMessage(ctx context.Context, ev orders.Event) (*azservicebus.Message, er
 
 // send sends ev to destination inside a producer span, whose context the message
 // carries.
-func send(ctx context.Context, s sender, destination string, ev orders.Event, what string) error {
+func send(ctx context.Context, s sender, mx *metrics.Metrics, destination string, ev orders.Event, what string) error {
 	ctx, span := startSend(ctx, destination, ev.ID)
 	m, err := NewMessage(ctx, ev)
 	if err == nil {
-		err = wrap(s.SendMessage(ctx, m, nil), what)
+		start := time.Now()
+		err = s.SendMessage(ctx, m, nil)
+		observe(mx, opSend, start, err)
+		err = wrap(err, what)
 	}
 	endSpan(span, err)
 	return err

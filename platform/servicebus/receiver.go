@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"github.com/contoso/orderflow/platform/metrics"
 )
 
 // Message is a received message as the worker sees it, free of SDK types so that
@@ -30,40 +32,43 @@ type Message struct {
 type Receiver struct {
 	r                    *azservicebus.Receiver
 	entity, subscription string
+	metrics              *metrics.Metrics // nil: not measured
 }
 
 // NewQueueReceiver opens a peek-lock receiver on queue.
-func NewQueueReceiver(c *azservicebus.Client, queue string) (*Receiver, error) {
+func NewQueueReceiver(c *azservicebus.Client, queue string, opts ...Option) (*Receiver, error) {
 	r, err := c.NewReceiverForQueue(queue, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModePeekLock})
 	if err != nil {
 		return nil, fmt.Errorf("receiver for queue %s: %w", queue, err)
 	}
-	return &Receiver{r: r, entity: queue}, nil
+	return &Receiver{r: r, entity: queue, metrics: apply(opts).metrics}, nil
 }
 
 // NewSubscriptionReceiver opens a peek-lock receiver on a topic subscription.
-func NewSubscriptionReceiver(c *azservicebus.Client, topic, subscription string) (*Receiver, error) {
+func NewSubscriptionReceiver(c *azservicebus.Client, topic, subscription string, opts ...Option) (*Receiver, error) {
 	r, err := c.NewReceiverForSubscription(topic, subscription, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModePeekLock})
 	if err != nil {
 		return nil, fmt.Errorf("receiver for %s/%s: %w", topic, subscription, err)
 	}
-	return &Receiver{r: r, entity: topic, subscription: subscription}, nil
+	return &Receiver{r: r, entity: topic, subscription: subscription, metrics: apply(opts).metrics}, nil
 }
 
 // NewDeadLetterReceiver opens a peek-lock receiver on a queue's dead-letter queue
 // (operations and tests).
-func NewDeadLetterReceiver(c *azservicebus.Client, queue string) (*Receiver, error) {
+func NewDeadLetterReceiver(c *azservicebus.Client, queue string, opts ...Option) (*Receiver, error) {
 	r, err := c.NewReceiverForQueue(queue, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModePeekLock, SubQueue: azservicebus.SubQueueDeadLetter})
 	if err != nil {
 		return nil, fmt.Errorf("dead-letter receiver for queue %s: %w", queue, err)
 	}
-	return &Receiver{r: r, entity: queue + "/$deadletterqueue"}, nil
+	return &Receiver{r: r, entity: queue + "/$deadletterqueue", metrics: apply(opts).metrics}, nil
 }
 
 // Receive waits for at least one message (until ctx is done) and returns up to max.
 // The SDK issues link credit for exactly max per call, so max is the prefetch bound.
 func (r *Receiver) Receive(ctx context.Context, max int) ([]*Message, error) {
+	start := time.Now()
 	ms, err := r.r.ReceiveMessages(ctx, max, nil)
+	observe(r.metrics, opReceive, start, err)
 	if err != nil {
 		return nil, wrap(err, "receive messages")
 	}
@@ -97,25 +102,36 @@ func fromReceived(m *azservicebus.ReceivedMessage) *Message {
 
 // Complete removes the message from the queue: it was processed.
 func (r *Receiver) Complete(ctx context.Context, m *Message) error {
-	return wrap(r.r.CompleteMessage(ctx, m.raw, nil), fmt.Sprintf("complete message %s", m.ID))
+	start := time.Now()
+	err := r.r.CompleteMessage(ctx, m.raw, nil)
+	observe(r.metrics, opComplete, start, err)
+	return wrap(err, fmt.Sprintf("complete message %s", m.ID))
 }
 
 // Abandon releases the lock so the message is redelivered (its delivery count grows;
 // at the queue's max delivery count the broker dead-letters it).
 func (r *Receiver) Abandon(ctx context.Context, m *Message) error {
-	return wrap(r.r.AbandonMessage(ctx, m.raw, nil), fmt.Sprintf("abandon message %s", m.ID))
+	start := time.Now()
+	err := r.r.AbandonMessage(ctx, m.raw, nil)
+	observe(r.metrics, opAbandon, start, err)
+	return wrap(err, fmt.Sprintf("abandon message %s", m.ID))
 }
 
 // DeadLetter moves the message to the dead-letter queue with a reason (a short code)
 // and a description, for a message that can never be processed.
 func (r *Receiver) DeadLetter(ctx context.Context, m *Message, reason, description string) error {
-	return wrap(r.r.DeadLetterMessage(ctx, m.raw, &azservicebus.DeadLetterOptions{Reason: &reason, ErrorDescription: &description}),
-		fmt.Sprintf("dead-letter message %s", m.ID))
+	start := time.Now()
+	err := r.r.DeadLetterMessage(ctx, m.raw, &azservicebus.DeadLetterOptions{Reason: &reason, ErrorDescription: &description})
+	observe(r.metrics, opDeadLetter, start, err)
+	return wrap(err, fmt.Sprintf("dead-letter message %s", m.ID))
 }
 
 // RenewLock extends the message's lock and updates m.LockedUntil.
 func (r *Receiver) RenewLock(ctx context.Context, m *Message) error {
-	if err := r.r.RenewMessageLock(ctx, m.raw, nil); err != nil {
+	start := time.Now()
+	err := r.r.RenewMessageLock(ctx, m.raw, nil)
+	observe(r.metrics, opRenewLock, start, err)
+	if err != nil {
 		return wrap(err, fmt.Sprintf("renew lock of message %s", m.ID))
 	}
 	if m.raw.LockedUntil != nil {
