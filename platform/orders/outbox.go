@@ -63,6 +63,10 @@ type Reconciler struct {
 	Batch  int
 	Logger *slog.Logger
 	Now    func() time.Time // defaults to time.Now
+	// Resent, if set, is called for each order re-sent: the frontend counts re-sends
+	// in its metrics through it. A hook rather than a metrics dependency keeps the
+	// domain package free of the Prometheus client.
+	Resent func(o *Order)
 }
 
 // ReconcileOnce re-sends every overdue unpublished order found in one batch and marks
@@ -93,6 +97,9 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (int, error) {
 			continue
 		}
 		sent++
+		if r.Resent != nil {
+			r.Resent(o)
+		}
 		logger(r.Logger).InfoContext(ctx, "re-sent unpublished order", "order_id", o.ID, "created_at", o.CreatedAt)
 		if err := r.Orders.MarkPublished(ctx, o); err != nil {
 			errs = append(errs, fmt.Errorf("reconcile: mark order %s published: %w", o.ID, err))
