@@ -6,10 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -136,6 +138,7 @@ func TestBackendEndToEnd(t *testing.T) {
 	defer pub.Close(ctx)
 	placer := &orders.Placer{Orders: store, Publisher: pub, Catalog: orders.DefaultCatalog()}
 
+	completedBefore := scrapeCounter(t, "http://"+addr+"/metrics", "orderflow_orders_completed_total")
 	o, err := placer.Place(ctx, orders.PlaceOrderInput{CustomerID: "e2e-alice", Items: []orders.Item{{ProductID: "espresso-beans-1kg", Quantity: 2}}})
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +151,10 @@ func TestBackendEndToEnd(t *testing.T) {
 			return true
 		}
 		return false
+	})
+	// The health server's /metrics (what the PodMonitor scrapes) counts the completion.
+	waitFor(t, ctx, "orders_completed_total to grow", func() bool {
+		return scrapeCounter(t, "http://"+addr+"/metrics", "orderflow_orders_completed_total") > completedBefore
 	})
 
 	// The receipt verifies with the Key Vault version it names, read by the frontend.
@@ -315,6 +322,28 @@ func countEvents(t *testing.T, ctx context.Context, r *servicebus.Receiver, id s
 		}
 	}
 	return n
+}
+
+// scrapeCounter reads one unlabelled series from a Prometheus text exposition.
+func scrapeCounter(t *testing.T, url, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s not in %s:\n%s", name, url, body)
+	return 0
 }
 
 func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {

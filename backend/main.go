@@ -22,6 +22,7 @@ import (
 	"github.com/contoso/orderflow/platform/config"
 	"github.com/contoso/orderflow/platform/cosmos"
 	"github.com/contoso/orderflow/platform/keyvault"
+	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
 	"github.com/contoso/orderflow/platform/servicebus"
 	"github.com/contoso/orderflow/platform/telemetry"
@@ -62,7 +63,9 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 		}
 	}()
 
-	clients, err := azure.New(cfg, log)
+	// The process's one metrics registry, served on the health server's /metrics.
+	m := metrics.New(metrics.NewRegistry(), metrics.Backend)
+	clients, err := azure.New(cfg, log, azure.WithMetrics(m))
 	if err != nil {
 		return err
 	}
@@ -78,11 +81,11 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 	store := cosmos.New(clients.Orders)
 	receipts := blob.NewReceipts(clients.Blob, cfg.Storage.ReceiptsContainer)
 	secrets := keyvault.New(clients.Secrets, cfg.KeyVault.SecretName, cfg.KeyVault.RefreshEvery, log)
-	events, err := servicebus.NewEventPublisher(clients.ServiceBus, cfg.ServiceBus.EventsTopic, servicebus.SourceBackend)
+	events, err := servicebus.NewEventPublisher(clients.ServiceBus, cfg.ServiceBus.EventsTopic, servicebus.SourceBackend, servicebus.WithMetrics(m))
 	if err != nil {
 		return err
 	}
-	queue, err := servicebus.NewQueueReceiver(clients.ServiceBus, cfg.ServiceBus.OrdersQueue)
+	queue, err := servicebus.NewQueueReceiver(clients.ServiceBus, cfg.ServiceBus.OrdersQueue, servicebus.WithMetrics(m))
 	if err != nil {
 		return err
 	}
@@ -91,8 +94,9 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 		Queue: queue,
 		Handler: &worker.Processor{
 			Orders: store, Receipts: receipts, Events: events, Secrets: secrets,
-			Catalog: orders.DefaultCatalog(), Log: log,
+			Catalog: orders.DefaultCatalog(), Log: log, Metrics: m,
 		},
+		Metrics:           m,
 		Log:               log,
 		Concurrency:       cfg.Backend.Concurrency,
 		Prefetch:          cfg.Backend.Prefetch,
@@ -100,7 +104,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 	}
 
-	checker := &health.Checker{Checks: map[string]health.Check{
+	checker := &health.Checker{Metrics: m.Handler(), Checks: map[string]health.Check{
 		"identity":   clients.CheckIdentity,
 		"cosmos":     store.Ping,
 		"blob":       receipts.Ping,

@@ -21,6 +21,9 @@ type Checker struct {
 	TTL     time.Duration // default 5s
 	Timeout time.Duration // per run, default 5s
 	Now     func() time.Time
+	// Metrics, if set, is served at GET /metrics: the health server is the
+	// backend's only HTTP listener, and the one the PodMonitor scrapes.
+	Metrics http.Handler
 
 	mu      sync.Mutex
 	at      time.Time
@@ -75,9 +78,12 @@ func (c *Checker) Ready(ctx context.Context) (bool, map[string]string) {
 	return ready, results
 }
 
-// Handler serves /healthz and /readyz.
+// Handler serves /healthz and /readyz, and /metrics when Metrics is set.
 func (c *Checker) Handler() http.Handler {
 	mux := http.NewServeMux()
+	if c.Metrics != nil {
+		mux.Handle("GET /metrics", c.Metrics)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
 )
 
@@ -68,6 +69,9 @@ type Processor struct {
 	Catalog  *orders.Catalog
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Metrics receives the order outcomes (completed, failed, end-to-end latency);
+	// nil records them nowhere.
+	Metrics *metrics.Metrics
 }
 
 // maxMarkAttempts bounds the re-read-and-retry loop around a stale etag.
@@ -192,6 +196,11 @@ func (p *Processor) ensureCompleted(ctx context.Context, o *orders.Order, r *ord
 		}
 		err := p.Orders.MarkCompleted(ctx, o, r.Ref())
 		if err == nil {
+			// Counted here, where the order changes state, so a redelivery of an order
+			// already Completed is not a second completion.
+			m := p.metrics()
+			m.OrdersCompleted.Inc()
+			m.OrderLatency.Observe(p.now().Sub(o.CreatedAt).Seconds())
 			return nil
 		}
 		if orders.ErrorCode(err) != orders.EPRECONDITION || attempt == maxMarkAttempts {
@@ -208,7 +217,11 @@ func (p *Processor) ensureCompleted(ctx context.Context, o *orders.Order, r *ord
 func (p *Processor) markFailed(ctx context.Context, o *orders.Order, reason string) error {
 	for attempt := 1; ; attempt++ {
 		err := p.Orders.MarkFailed(ctx, o, reason)
-		if err == nil || errors.Is(err, context.Canceled) {
+		if err == nil {
+			p.metrics().OrdersFailed.Inc()
+			return nil
+		}
+		if errors.Is(err, context.Canceled) {
 			return err
 		}
 		if orders.ErrorCode(err) != orders.EPRECONDITION || attempt == maxMarkAttempts {
@@ -230,6 +243,18 @@ func (p *Processor) now() time.Time {
 		return p.Now()
 	}
 	return time.Now()
+}
+
+// discard stands in for missing Metrics. It is shared and read-only here (the
+// Processor and Worker are used concurrently, so neither may fill its own field
+// lazily); its observations go nowhere.
+var discard = metrics.Discard()
+
+func (p *Processor) metrics() *metrics.Metrics {
+	if p.Metrics == nil {
+		return discard
+	}
+	return p.Metrics
 }
 
 func (p *Processor) log() *slog.Logger {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
 	"github.com/contoso/orderflow/platform/servicebus"
 )
@@ -50,6 +51,9 @@ type Worker struct {
 	RetryBase, RetryMax time.Duration
 	// SettleTimeout bounds each settlement call (default 30s).
 	SettleTimeout time.Duration
+	// Metrics receives the message metrics (processing time, deliveries,
+	// dead-letters, lock renewals and losses); nil records them nowhere.
+	Metrics *metrics.Metrics
 
 	lastReceiveErr atomic.Pointer[error]
 	processed      atomic.Int64
@@ -90,6 +94,9 @@ func (w *Worker) defaults() {
 	}
 	if w.Log == nil {
 		w.Log = slog.New(slog.DiscardHandler)
+	}
+	if w.Metrics == nil {
+		w.Metrics = discard // Run calls defaults before any goroutine starts
 	}
 }
 
@@ -226,6 +233,17 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 		abandon()
 		return
 	}
+	// From here the message counts as processed: its time runs to settlement (or to
+	// the decision not to settle), labelled with the disposition.
+	w.Metrics.MessageDeliveries.Observe(float64(m.DeliveryCount))
+	procStart := time.Now()
+	defer func() {
+		d := disposition
+		if d == "" {
+			d = "none" // lock lost, or the settlement failed: the broker redelivers
+		}
+		w.Metrics.MessageProcessing.WithLabelValues(d).Observe(time.Since(procStart).Seconds())
+	}()
 	err = w.Handler.Process(procCtx, m.Body)
 	<-slots
 
@@ -250,6 +268,7 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 		if w.settle(ctx, log, "dead-letter", func(c context.Context) error { return w.Queue.DeadLetter(c, m, dl.Reason, dl.Description) }) {
 			disposition = "dead_letter"
 			w.processed.Add(1)
+			w.Metrics.DeadLetters.WithLabelValues(dl.Reason).Inc()
 		}
 	case !orders.IsRetryable(err) && work.Err() == nil:
 		// A permanent failure that is not the message's fault: retrying cannot fix it.
@@ -259,6 +278,7 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 		}) {
 			disposition = "dead_letter"
 			w.processed.Add(1)
+			w.Metrics.DeadLetters.WithLabelValues(ReasonProcessingFailed).Inc()
 		}
 	default:
 		// Transient: wait (holding the renewed lock) so the redelivery is not
@@ -316,12 +336,16 @@ func (w *Worker) renewLoop(ctx context.Context, m *servicebus.Message, lost func
 					return
 				}
 				if errors.Is(err, servicebus.ErrLockLost) {
+					w.Metrics.LockLosses.Inc()
 					lost()
 					return
 				}
 				// Transient: try again next tick; the lock is still valid for a while.
+				w.Metrics.LockRenewals.WithLabelValues(metrics.OutcomeError).Inc()
 				log.WarnContext(ctx, "lock renewal failed", "err", err)
+				continue
 			}
+			w.Metrics.LockRenewals.WithLabelValues(metrics.OutcomeOK).Inc()
 		}
 	}()
 	return func() { cancel(); wg.Wait() }
