@@ -177,7 +177,7 @@ func crashConfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	ports := map[string]any{}
-	for _, name := range []string{"identity", "keyVault", "cosmos", "blob", "serviceBusAmqp", "serviceBusAmqps"} {
+	for _, name := range []string{"identity", "keyVault", "cosmos", "blob", "serviceBusAmqp", "serviceBusAmqps", "traceView"} {
 		addr, err := freeAddr()
 		if err != nil {
 			t.Fatal(err)

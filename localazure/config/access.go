@@ -48,6 +48,7 @@ func (p Ports) WithDefaults() Ports {
 		Blob:            def(p.Blob, DefaultBlobPort),
 		ServiceBusAMQP:  def(p.ServiceBusAMQP, DefaultServiceBusAMQPPort),
 		ServiceBusAMQPS: def(p.ServiceBusAMQPS, DefaultServiceBusAMQPSPort),
+		TraceView:       def(p.TraceView, DefaultTraceViewPort),
 	}
 }
 

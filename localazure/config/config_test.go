@@ -94,7 +94,7 @@ func TestRepositoryConfig(t *testing.T) {
 	if tp := ns.Topics[0]; tp.Name != "order-events" || tp.Subscriptions[0].Name != "frontend" {
 		t.Errorf("topic = %+v", tp)
 	}
-	if got := c.LocalAzure.Ports.WithDefaults(); got != (config.Ports{Identity: 8400, KeyVault: 8401, Cosmos: 8081, Blob: 10000, ServiceBusAMQP: 5672, ServiceBusAMQPS: 5671}) {
+	if got := c.LocalAzure.Ports.WithDefaults(); got != (config.Ports{Identity: 8400, KeyVault: 8401, Cosmos: 8081, Blob: 10000, ServiceBusAMQP: 5672, ServiceBusAMQPS: 5671, TraceView: 8402}) {
 		t.Errorf("ports = %+v", got)
 	}
 }

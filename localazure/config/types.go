@@ -49,12 +49,13 @@ type EndpointEnv struct {
 	Cosmos     string `json:"cosmos,omitempty"`     // the account endpoint, with a trailing slash
 	Blob       string `json:"blob,omitempty"`       // the blob service endpoint (only with Blob on)
 	ServiceBus string `json:"serviceBus,omitempty"` // host:port of the AMQP-over-TLS listener, the SDKs' "namespace"
+	TraceView  string `json:"traceView,omitempty"`  // the trace and access page, for an app that links to it
 }
 
 // Names lists the variable names in use, by endpoint.
 func (e EndpointEnv) Names() map[string]string {
 	out := map[string]string{}
-	for endpoint, name := range map[string]string{"keyVault": e.KeyVault, "cosmos": e.Cosmos, "blob": e.Blob, "serviceBus": e.ServiceBus} {
+	for endpoint, name := range map[string]string{"keyVault": e.KeyVault, "cosmos": e.Cosmos, "blob": e.Blob, "serviceBus": e.ServiceBus, "traceView": e.TraceView} {
 		if name != "" {
 			out[endpoint] = name
 		}
@@ -70,6 +71,7 @@ type Ports struct {
 	Blob            int `json:"blob,omitempty"`            // Azurite, default 10000 as Azurite's own default
 	ServiceBusAMQP  int `json:"serviceBusAmqp,omitempty"`  // plain AMQP (emulator-style), default 5672
 	ServiceBusAMQPS int `json:"serviceBusAmqps,omitempty"` // AMQP over TLS, default 5671
+	TraceView       int `json:"traceView,omitempty"`       // OTLP/HTTP receiver and the trace and access page, default 8402
 }
 
 // Default ports.
@@ -80,6 +82,7 @@ const (
 	DefaultBlobPort            = 10000
 	DefaultServiceBusAMQPPort  = 5672
 	DefaultServiceBusAMQPSPort = 5671
+	DefaultTraceViewPort       = 8402
 )
 
 // Workload is a Kubernetes workload and the Entra identity (a user-assigned managed

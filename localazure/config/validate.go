@@ -182,6 +182,7 @@ func validatePorts(p *problems, ports Ports) {
 		{"blob", ports.Blob, DefaultBlobPort},
 		{"serviceBusAmqp", ports.ServiceBusAMQP, DefaultServiceBusAMQPPort},
 		{"serviceBusAmqps", ports.ServiceBusAMQPS, DefaultServiceBusAMQPSPort},
+		{"traceView", ports.TraceView, DefaultTraceViewPort},
 	} {
 		f := "LocalAzure.ports." + x.name
 		if x.v < 0 || x.v > 65535 {

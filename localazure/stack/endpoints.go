@@ -20,6 +20,9 @@ type Endpoints struct {
 	BlobConnectionString string
 	// ServiceBusAMQPS is host:port of the AMQP-over-TLS listener (SERVICEBUS_NAMESPACE).
 	ServiceBusAMQPS string
+	// TraceView is the OTLP/HTTP receiver and the trace and access page
+	// (http://127.0.0.1:8402/ from the launcher), plain HTTP on loopback.
+	TraceView string
 	// ServiceBusAMQP is host:port of the plain AMQP listener, as the emulator offers.
 	ServiceBusAMQP string
 	// ServiceBusConnectionString is the emulator-style connection string (plain AMQP,

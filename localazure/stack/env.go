@@ -20,6 +20,9 @@ func (s *Stack) Env(workload string) map[string]string {
 		return nil
 	}
 	env := map[string]string{}
+	// The standard OpenTelemetry variable, so that an instrumented workload's traces
+	// reach the trace view; the configuration may point it elsewhere.
+	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = strings.TrimSuffix(s.endpoints.TraceView, "/")
 	maps.Copy(env, s.cfg.LocalAzure.Env)
 	maps.Copy(env, w.Env)
 	e := s.endpoints
@@ -28,7 +31,7 @@ func (s *Stack) Env(workload string) map[string]string {
 	env["AZURE_FEDERATED_TOKEN_FILE"] = s.idp.TokenFile(workload)
 	env["AZURE_AUTHORITY_HOST"] = e.Authority
 	names := s.cfg.LocalAzure.EndpointEnv
-	for name, value := range map[string]string{names.KeyVault: e.KeyVault, names.Cosmos: e.Cosmos, names.Blob: e.Blob, names.ServiceBus: e.ServiceBusAMQPS} {
+	for name, value := range map[string]string{names.KeyVault: e.KeyVault, names.Cosmos: e.Cosmos, names.Blob: e.Blob, names.ServiceBus: e.ServiceBusAMQPS, names.TraceView: e.TraceView} {
 		if name != "" && value != "" { // Blob is "" when Azurite is off
 			env[name] = value
 		}

@@ -25,6 +25,7 @@ func configOnPorts(t *testing.T, ports []int) string {
 	json.Unmarshal(data, &m)
 	m["LocalAzure"].(map[string]any)["ports"] = map[string]any{
 		"identity": ports[0], "keyVault": ports[1], "cosmos": ports[2], "blob": ports[3], "serviceBusAmqp": ports[4], "serviceBusAmqps": ports[5],
+		"traceView": ports[6],
 	}
 	out, _ := json.Marshal(m)
 	p := filepath.Join(t.TempDir(), "localazure.json")
@@ -35,7 +36,7 @@ func configOnPorts(t *testing.T, ports []int) string {
 func TestFixedPorts(t *testing.T) {
 	var lns []net.Listener
 	var ports []int
-	for range 6 {
+	for range 7 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +44,7 @@ func TestFixedPorts(t *testing.T) {
 		lns = append(lns, ln)
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	for _, ln := range lns[:5] {
+	for _, ln := range append(lns[:5:5], lns[6]) {
 		ln.Close()
 	}
 	// The AMQPS port is still held: the start must fail, name it, and free the rest.
@@ -55,7 +56,7 @@ func TestFixedPorts(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "change LocalAzure.ports") {
 		t.Fatalf("err = %v; want it to name %q and the fix", err, want)
 	}
-	for _, p := range ports[:5] {
+	for _, p := range append(ports[:5:5], ports[6]) {
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
 			t.Fatalf("port %d still bound after the failed start: %v", p, err)
@@ -71,10 +72,11 @@ func TestFixedPorts(t *testing.T) {
 	}
 	defer s.Close()
 	e := s.Endpoints()
-	got := []string{e.Authority, e.KeyVault, e.Cosmos, e.ServiceBusAMQP, e.ServiceBusAMQPS}
+	got := []string{e.Authority, e.KeyVault, e.Cosmos, e.ServiceBusAMQP, e.ServiceBusAMQPS, e.TraceView}
 	wantEP := []string{
 		fmt.Sprintf("https://127.0.0.1:%d/", ports[0]), fmt.Sprintf("https://127.0.0.1:%d/", ports[1]),
 		fmt.Sprintf("https://127.0.0.1:%d/", ports[2]), fmt.Sprintf("127.0.0.1:%d", ports[4]), fmt.Sprintf("127.0.0.1:%d", ports[5]),
+		fmt.Sprintf("http://127.0.0.1:%d/", ports[6]),
 	}
 	if fmt.Sprint(got) != fmt.Sprint(wantEP) {
 		t.Fatalf("endpoints %v, want %v", got, wantEP)

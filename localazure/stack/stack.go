@@ -26,6 +26,7 @@ import (
 	"github.com/contoso/orderflow/localazure/keyvault"
 	"github.com/contoso/orderflow/localazure/servicebus"
 	"github.com/contoso/orderflow/localazure/tlsca"
+	"github.com/contoso/orderflow/localazure/traceview"
 )
 
 // Stack is a running local Azure. Its methods are safe for concurrent use.
@@ -44,6 +45,7 @@ type Stack struct {
 	blob   *azurite.Server
 	faults *fault.Injector
 	access *authz.AccessLog
+	traces *traceview.Store
 
 	servers   []*http.Server
 	amqpsMux  *amqpsMux
@@ -169,6 +171,10 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	if err != nil {
 		return err
 	}
+	lnTraces, err := s.bind("traceview", ports.TraceView)
+	if err != nil {
+		return err
+	}
 	e := &s.endpoints
 	e.Authority = "https://" + hostPort(lnID) + "/"
 	e.KeyVault = "https://" + hostPort(lnKV) + "/"
@@ -176,6 +182,9 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	e.CosmosKey = cosmos.EmulatorKey
 	e.ServiceBusAMQP = hostPort(lnAMQP)
 	e.ServiceBusAMQPS = hostPort(lnAMQPS)
+	// Plain HTTP on loopback, as the OTLP exporters' default endpoint scheme is.
+	e.TraceView = "http://" + hostPort(lnTraces) + "/"
+	s.traces = traceview.NewStore(traceViewTraces, traceViewSpans)
 	e.ServiceBusConnectionString = "Endpoint=sb://" + e.ServiceBusAMQP + ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=" + servicebus.EmulatorKey + ";UseDevelopmentEmulator=true;"
 
 	// Identity first: every other stand-in verifies its tokens.
@@ -198,6 +207,7 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 		return fmt.Errorf("localazure: key vault: %w", err)
 	}
 	s.serveHTTP("keyvault", kv.Handler(), lnKV, httpTLS)
+	s.serveTraceView(lnTraces)
 
 	var dbs []cosmos.Database
 	for _, d := range la.Cosmos.Databases {
@@ -408,6 +418,23 @@ func (s *Stack) bind(name string, port int) (net.Listener, error) {
 	return ln, nil
 }
 
+// serveTraceView serves the OTLP receiver and the page: plain HTTP, no faults and
+// no access log (it is the stack's own tool, not a stand-in).
+func (s *Stack) serveTraceView(ln net.Listener) {
+	srv := httpServer("traceview", traceview.Handler(s.traces, s.access), nil, s.log)
+	s.servers = append(s.servers, srv)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("trace view stopped serving", "err", err)
+		}
+	}()
+}
+
+// Traces are the spans the workloads exported to the trace view.
+func (s *Stack) Traces() *traceview.Store { return s.traces }
+
 func (s *Stack) serveHTTP(name string, h http.Handler, ln net.Listener, cfg *tls.Config) {
 	if name != "identity" { // the token endpoint makes no RBAC decision
 		h = authz.ObserveHTTP(name, s.access, h)
@@ -460,6 +487,12 @@ func (s *Stack) CAFile() string { return s.ca.CertPath() }
 // CACertPool holds only the local CA, for clients in tests (Go reads SSL_CERT_FILE
 // once per process, so a test cannot rely on setting it).
 func (s *Stack) CACertPool() *x509.CertPool { return s.ca.Pool() }
+
+// How much the trace view keeps: a workshop's recent orders, a few MiB.
+const (
+	traceViewTraces = 500
+	traceViewSpans  = 500
+)
 
 // accessLogSize is how many data-plane calls Access keeps: minutes of a workshop's
 // traffic, a few MiB at most.

@@ -67,9 +67,10 @@ func testConfig(t *testing.T) (path string, ports []int) {
 	data, _ := os.ReadFile(repo)
 	var m map[string]any
 	json.Unmarshal(data, &m)
-	ports = freePorts(t, 6)
+	ports = freePorts(t, 7)
 	m["LocalAzure"].(map[string]any)["ports"] = map[string]any{
 		"identity": ports[0], "keyVault": ports[1], "cosmos": ports[2], "blob": ports[3], "serviceBusAmqp": ports[4], "serviceBusAmqps": ports[5],
+		"traceView": ports[6],
 	}
 	out, _ := json.MarshalIndent(m, "", "  ")
 	path = filepath.Join(t.TempDir(), "localazure.json")

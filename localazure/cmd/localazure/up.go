@@ -182,5 +182,6 @@ func printReady(w io.Writer, st *stack.Stack, envFiles map[string]string, took t
 	}
 	fmt.Fprintf(w, "CA certificate (SSL_CERT_FILE): %s\n", st.CAFile())
 	fmt.Fprintf(w, "access log (every RBAC decision, JSON lines): %s\n", filepath.Join(st.StateDir(), "access.log"))
+	fmt.Fprintf(w, "traces and access log (OTLP/HTTP in at the same address): %s\n", st.Endpoints().TraceView)
 	fmt.Fprintln(w, "Ctrl-C stops everything.")
 }
