@@ -24,6 +24,7 @@ import (
 	"github.com/contoso/orderflow/platform/config"
 	"github.com/contoso/orderflow/platform/cosmos"
 	"github.com/contoso/orderflow/platform/keyvault"
+	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
 	"github.com/contoso/orderflow/platform/servicebus"
 	"github.com/contoso/orderflow/platform/telemetry"
@@ -64,7 +65,9 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	clients, err := azure.New(cfg, log)
+	// The process's one metrics registry, served on the HTTP server's /metrics.
+	m := metrics.New(metrics.NewRegistry(), metrics.Frontend)
+	clients, err := azure.New(cfg, log, azure.WithMetrics(m))
 	if err != nil {
 		return fmt.Errorf("azure clients: %w", err)
 	}
@@ -86,11 +89,11 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	attachments := blob.NewAttachments(clients.Blob, cfg.Storage.AttachmentsContainer)
 	receipts := blob.NewReceipts(clients.Blob, cfg.Storage.ReceiptsContainer)
 	secrets := keyvault.New(clients.Secrets, cfg.KeyVault.SecretName, cfg.KeyVault.RefreshEvery, log)
-	publisher, err := servicebus.NewPublisher(clients.ServiceBus, cfg.ServiceBus.OrdersQueue, servicebus.SourceFrontend)
+	publisher, err := servicebus.NewPublisher(clients.ServiceBus, cfg.ServiceBus.OrdersQueue, servicebus.SourceFrontend, servicebus.WithMetrics(m))
 	if err != nil {
 		return err
 	}
-	receiver, err := servicebus.NewSubscriptionReceiver(clients.ServiceBus, cfg.ServiceBus.EventsTopic, cfg.ServiceBus.EventsSubscription)
+	receiver, err := servicebus.NewSubscriptionReceiver(clients.ServiceBus, cfg.ServiceBus.EventsTopic, cfg.ServiceBus.EventsSubscription, servicebus.WithMetrics(m))
 	if err != nil {
 		return err
 	}
@@ -101,7 +104,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	checker := frontendhttp.NewChecker(dependencyChecks(clients, store, attachments, secrets, events), 5*time.Second, 5*time.Second, log)
 	server := frontendhttp.NewServer(frontendhttp.Deps{
 		Orders: store, Attachments: attachments, Receipts: receipts, Publisher: publisher,
-		Secrets: secrets, Catalog: catalog, Hub: hub, Checker: checker, Assets: web.Files(), Logger: log,
+		Secrets: secrets, Catalog: catalog, Hub: hub, Checker: checker, Assets: web.Files(), Logger: log, Metrics: m,
 		Identity: frontendhttp.Identity{
 			Service: "frontend", ClientID: cfg.Identity.ClientID, TenantID: cfg.Identity.TenantID,
 			AuthorityHost: cfg.Identity.AuthorityHost, TokenFile: cfg.Identity.FederatedTokenFile,
@@ -119,7 +122,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	wg.Go(func() { events.Run(bg) })
 	wg.Go(func() { secrets.Run(bg) })
 	if cfg.Frontend.ReconcileInterval > 0 {
-		rec := &orders.Reconciler{Orders: store, Publisher: publisher, MinAge: cfg.Frontend.ReconcileMinAge, Logger: log}
+		rec := &orders.Reconciler{Orders: store, Publisher: publisher, MinAge: cfg.Frontend.ReconcileMinAge, Logger: log,
+			Resent: func(*orders.Order) { m.ReconcilerResends.Inc() }}
 		wg.Go(func() { _ = rec.Run(bg, cfg.Frontend.ReconcileInterval) })
 	}
 

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders/orderstest"
 	"github.com/contoso/orderflow/platform/telemetry"
 )
@@ -58,6 +59,8 @@ func BenchmarkPlaceOrderTracing(b *testing.B) {
 			// The production logger, so the trace_id/span_id attributes are paid for.
 			Logger:         telemetry.NewLogger(io.Discard, slog.LevelInfo, "frontend"),
 			TracerProvider: v.tp,
+			// Registered metrics, as in production, so their cost is in the figures.
+			Metrics: metrics.New(metrics.NewRegistry(), metrics.Frontend),
 		}, Limits{})}
 	}
 	body := `{"customerId":"bench-customer","items":[{"productId":"mug-ceramic","quantity":2},{"productId":"filter-papers-100","quantity":1}],"note":"benchmark"}`

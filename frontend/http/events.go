@@ -45,6 +45,9 @@ func (s *Server) orderEvents(c echo.Context) error {
 	if isHead(c) {
 		return nil // the headers are the whole answer; a stream of nothing would only hold the connection
 	}
+	// Counted from here, where the stream is open, to whichever return ends it.
+	s.metrics.SSEClients.Inc()
+	defer s.metrics.SSEClients.Dec()
 	rc := http.NewResponseController(w)
 	// The server's write timeout is for ordinary responses; a stream lives longer.
 	_ = rc.SetWriteDeadline(time.Time{})

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
 	"github.com/contoso/orderflow/platform/orders/orderstest"
 )
@@ -28,6 +29,7 @@ type fixture struct {
 	secrets     *orderstest.Secrets
 	hub         *Hub
 	log         *bytes.Buffer
+	metrics     *metrics.Metrics
 }
 
 func newFixture(t *testing.T, limits Limits) *fixture {
@@ -42,11 +44,12 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 		secrets:     orderstest.NewSecrets("v1", []byte("test-signing-key-0123456789abcdef")),
 		hub:         NewHub(),
 		log:         &logBuf,
+		metrics:     metrics.New(metrics.NewRegistry(), metrics.Frontend),
 	}
 	logger := slog.New(slog.NewTextHandler(&syncWriter{w: &logBuf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.srv = NewServer(Deps{
 		Orders: f.orders, Attachments: f.attachments, Receipts: f.receipts,
-		Publisher: f.publisher, Secrets: f.secrets, Hub: f.hub, Logger: logger,
+		Publisher: f.publisher, Secrets: f.secrets, Hub: f.hub, Logger: logger, Metrics: f.metrics,
 	}, limits)
 	f.http = httptest.NewServer(f.srv)
 	t.Cleanup(func() {

@@ -86,6 +86,7 @@ func (s *Server) placeOrder(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("place order for customer %s: %w", in.CustomerID, err)
 	}
+	s.metrics.OrdersPlaced.Inc()
 	s.log.InfoContext(req.Context(), "order placed", "order_id", o.ID, "items", len(o.Items), "published", o.Published)
 	c.Response().Header().Set(echo.HeaderLocation, orderPath(o.ID))
 	return c.JSON(http.StatusAccepted, viewOf(o))

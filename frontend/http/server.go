@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
 )
 
@@ -43,6 +44,9 @@ type Deps struct {
 	TracerProvider trace.TracerProvider
 	// Now defaults to time.Now; tests pin it.
 	Now func() time.Time
+	// Metrics receives the request and order metrics and is served at GET /metrics;
+	// nil records them nowhere (and /metrics is empty).
+	Metrics *metrics.Metrics
 }
 
 // Limits bounds requests and tunes the SSE stream; zero fields take the defaults.
@@ -116,6 +120,7 @@ type Server struct {
 	limits       Limits
 	now          func() time.Time
 	tracer       trace.Tracer
+	metrics      *metrics.Metrics
 
 	echo         *echo.Echo
 	handler      http.Handler // echo inside the otelhttp span
@@ -150,6 +155,7 @@ func NewServer(d Deps, limits Limits) *Server {
 		log:          d.Logger,
 		limits:       limits.withDefaults(),
 		now:          d.Now,
+		metrics:      metrics.Or(d.Metrics),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -165,7 +171,9 @@ func NewServer(d Deps, limits Limits) *Server {
 	// order ID in it) would make every request its own span name.
 	s.handler = otelhttp.NewHandler(s.echo, "frontend",
 		otelhttp.WithTracerProvider(tp),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
+		// A scrape every 30 s per replica is not traffic worth a trace.
+		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != metrics.Path }))
 	return s
 }
 
@@ -176,10 +184,11 @@ func (s *Server) routes(assets fs.FS) *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(headAsGet)
-	e.Use(routeSpan, requestLog(s.log), securityHeaders)
+	e.Use(s.observeHTTP, routeSpan, requestLog(s.log), securityHeaders)
 
 	e.GET("/healthz", healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET(metrics.Path, echo.WrapHandler(s.metrics.Handler()))
 
 	api := e.Group("/api")
 	api.GET("/products", s.listProducts)
