@@ -31,11 +31,31 @@ async function loadTraces() {
   if (current === null && traces.length) showTrace(traces[0].traceId);
 }
 
-// The identity a span's call used: the Azure SDK spans name the peer, and the
-// access log says which workload called which service at that time.
-function who(span) {
+let accessLog = [];
+
+// standIn guesses which stand-in a client or producer span called, from the
+// attributes the Azure SDK spans and orderflow's Service Bus spans carry.
+function standIn(span) {
   const a = span.attributes || {};
-  return a["az.namespace"] || a["messaging.destination.name"] || a["http.route"] || a["server.address"] || "";
+  const ns = (a["az.namespace"] || "").toLowerCase();
+  if (a["messaging.system"] === "servicebus") return "servicebus";
+  if (ns.includes("documentdb") || /cosmos/i.test(span.name)) return "cosmos";
+  if (ns.includes("keyvault") || /secret/i.test(span.name)) return "keyvault";
+  if (ns.includes("storage") || /blob/i.test(span.name)) return "blob";
+  return "";
+}
+
+// who names the identity a span's call used: the access log's entry for the same
+// stand-in whose time falls inside the span (the RBAC decision of that call).
+function who(span) {
+  const svc = standIn(span);
+  if (!svc || (span.kind !== "client" && span.kind !== "producer" && span.kind !== "consumer")) {
+    const a = span.attributes || {};
+    return a["http.route"] || a["messaging.destination.name"] || "";
+  }
+  const from = Date.parse(span.start) - 5, to = Date.parse(span.end) + 5;
+  const hit = accessLog.find((e) => e.service === svc && Date.parse(e.time) >= from && Date.parse(e.time) <= to);
+  return hit ? `as ${hit.workload}: ${hit.decision} by ${hit.role || "no role"}` : svc;
 }
 
 async function showTrace(id) {
@@ -59,6 +79,7 @@ async function showTrace(id) {
 }
 
 async function loadAccess() {
+  accessLog = await getJSON("api/access");
   const q = new URLSearchParams(new FormData($("#filters")));
   const rows = await getJSON("api/access?" + q);
   $("#access-rows").replaceChildren(...rows.reverse().map((a) => el("tr", { class: a.decision },
@@ -83,9 +104,9 @@ if (traceParam) current = traceParam;
 
 async function tick() {
   try {
+    await loadAccess();
     await loadTraces();
     if (current) await showTrace(current);
-    await loadAccess();
   } catch (e) {
     console.warn(e);
   }
