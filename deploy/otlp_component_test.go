@@ -16,7 +16,7 @@ import (
 
 // optInComponents are the components no overlay lists: each is rendered here on top
 // of the AKS overlay, as an operator would add it, so it is built and checked too.
-var optInComponents = []string{"otlp"}
+var optInComponents = []string{"otlp", "prometheus"}
 
 // renderWithComponent renders the AKS overlay plus one opt-in component through a
 // kustomization written into the staged tree.
