@@ -36,13 +36,7 @@ func TestNothingAcknowledgedIsLostWhenEverythingIsKilled(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("finds the processes to kill in /proc")
 	}
-	launcher := filepath.Join(env.bin, "localazure")
-	build := exec.Command("go", "build", "-o", launcher, "./cmd/localazure")
-	build.Dir = filepath.Join(repoRoot(), "localazure")
-	build.Env = append(os.Environ(), "GOTOOLCHAIN=local", "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build localazure: %v\n%s", err, out)
-	}
+	launcher := buildLauncher(t)
 	cfg := crashConfig(t)
 	data, state := t.TempDir(), t.TempDir()
 	httpAddr, _ := freeAddr()
@@ -165,8 +159,22 @@ func TestNothingAcknowledgedIsLostWhenEverythingIsKilled(t *testing.T) {
 	}
 }
 
-// crashConfig is the repository's localazure.json on free ports.
-func crashConfig(t *testing.T) string {
+// buildLauncher builds bin/localazure into the test's binary folder.
+func buildLauncher(t *testing.T) string {
+	t.Helper()
+	launcher := filepath.Join(env.bin, "localazure")
+	build := exec.Command("go", "build", "-o", launcher, "./cmd/localazure")
+	build.Dir = filepath.Join(repoRoot(), "localazure")
+	build.Env = append(os.Environ(), "GOTOOLCHAIN=local", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build localazure: %v\n%s", err, out)
+	}
+	return launcher
+}
+
+// crashConfig is the repository's localazure.json on free ports; edit, if not nil,
+// changes its LocalAzure section first.
+func crashConfig(t *testing.T, edit ...func(la map[string]any)) string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot(), "localazure.json"))
 	if err != nil {
@@ -186,6 +194,9 @@ func crashConfig(t *testing.T) string {
 		ports[name], _ = strconv.Atoi(p)
 	}
 	m["LocalAzure"].(map[string]any)["ports"] = ports
+	for _, e := range edit {
+		e(m["LocalAzure"].(map[string]any))
+	}
 	out, _ := json.MarshalIndent(m, "", "  ")
 	path := filepath.Join(t.TempDir(), "localazure.json")
 	if err := os.WriteFile(path, out, 0o644); err != nil {
