@@ -23,6 +23,7 @@ import (
 	"github.com/contoso/orderflow/platform/blob"
 	"github.com/contoso/orderflow/platform/config"
 	"github.com/contoso/orderflow/platform/cosmos"
+	"github.com/contoso/orderflow/platform/doctor"
 	"github.com/contoso/orderflow/platform/keyvault"
 	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
@@ -31,6 +32,11 @@ import (
 )
 
 func main() {
+	// `frontend doctor` diagnoses the workload identity chain instead of serving: the
+	// image is distroless, so the binary itself is the only tool in the pod.
+	if len(os.Args) > 1 && os.Args[1] == "doctor" {
+		os.Exit(doctor.Main(os.Args[2:], os.Getenv, os.Stdout, "frontend"))
+	}
 	// Logs go to a pipe under `localazure up` or a container runtime; if its reader
 	// dies, a log write must fail quietly, not kill the service with SIGPIPE mid-drain.
 	signal.Ignore(syscall.SIGPIPE)
