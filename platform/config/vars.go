@@ -123,13 +123,13 @@ func Variables() []Var {
 			Fix:         "set it to a readable PEM file of CA certificates, or unset it"},
 		{Name: EnvShutdownTimeout, Service: Both, Default: "25s", Description: "How long a SIGTERM waits for in-flight work; keep it below the pod's terminationGracePeriodSeconds.", Fix: "set it to a Go duration between 1s and 10m, e.g. 25s"},
 
-		{Name: EnvHTTPAddr, Service: Frontend, Default: ":8080", Description: "Listen address of the HTTP service.", Fix: "set it to a listen address such as :8080"},
+		{Name: EnvHTTPAddr, Service: Frontend, Default: ":8080", Description: "Listen address of the HTTP service: the page, the API, /healthz, /readyz and /metrics (Prometheus; docs/architecture.md#metrics).", Fix: "set it to a listen address such as :8080"},
 		{Name: EnvMaxBodyBytes, Service: Frontend, Default: "65536", Description: "Largest JSON request body, in bytes.", Fix: "set it to a byte count between 1024 and 1048576"},
 		{Name: EnvMaxAttachmentBytes, Service: Frontend, Default: "10485760", Description: "Largest attachment, in bytes (10 MiB).", Fix: "set it to a byte count between 1 and 268435456"},
 		{Name: EnvAllowedAttachmentTypes, Service: Frontend, Default: "image/png,image/jpeg,application/pdf,text/plain",
 			Description: "Comma-separated media types accepted as attachments.", Fix: "set it to a comma-separated list of media types such as image/png,application/pdf"},
 
-		{Name: EnvHealthAddr, Service: Backend, Default: ":8090", Description: "Listen address of /healthz and /readyz.", Fix: "set it to a listen address such as :8090"},
+		{Name: EnvHealthAddr, Service: Backend, Default: ":8090", Description: "Listen address of /healthz, /readyz and /metrics (Prometheus; docs/architecture.md#metrics).", Fix: "set it to a listen address such as :8090"},
 		{Name: EnvWorkerConcurrency, Service: Backend, Default: "16", Description: "Messages processed in parallel.", Fix: "set it to an integer between 1 and 256"},
 		{Name: EnvWorkerPrefetch, Service: Backend, Default: "8", Description: "Extra messages requested per receive beyond those being processed (0 = none; prefetched messages' locks run while they wait).", Fix: "set it to an integer between 0 and 1000"},
 		{Name: EnvLockRenewInterval, Service: Backend, Default: "20s", Description: "How often the lock of a message still being processed is renewed; keep it well below the queue's lock duration.", Fix: "set it to a Go duration between 1s and 5m, e.g. 20s"},
