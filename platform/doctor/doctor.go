@@ -225,6 +225,7 @@ func Main(args []string, getenv func(string) string, out io.Writer, service stri
 	if *asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // fixes hold <placeholders>; keep them readable for people and jq alike
 		_ = enc.Encode(rep)
 	} else {
 		WriteText(out, rep)
