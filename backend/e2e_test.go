@@ -146,7 +146,9 @@ func TestBackendEndToEnd(t *testing.T) {
 	var done1 *orders.Order
 	waitFor(t, ctx, "order completed", func() bool {
 		got, err := store.GetByCustomer(ctx, o.CustomerID, o.ID)
-		if err == nil && got.Status == orders.StatusCompleted {
+		// Completed, and the publish of OrderCompleted recorded (the worker's last
+		// write): from here on a redelivery must change nothing.
+		if err == nil && got.Status == orders.StatusCompleted && got.CompletedPublished {
 			done1 = got
 			return true
 		}
