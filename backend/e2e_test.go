@@ -3,14 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,8 +15,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
-	"github.com/contoso/orderflow/localazure/azurite"
 	"github.com/contoso/orderflow/localazure/stack"
+	"github.com/contoso/orderflow/localazure/stack/stacktest"
 	"github.com/contoso/orderflow/platform/azure"
 	"github.com/contoso/orderflow/platform/blob"
 	"github.com/contoso/orderflow/platform/config"
@@ -30,34 +26,10 @@ import (
 	"github.com/contoso/orderflow/platform/servicebus"
 )
 
-var (
-	st         *stack.Stack
-	skipReason string
-)
+// local is the stack the end-to-end tests share.
+var local stacktest.Harness
 
-func TestMain(m *testing.M) { os.Exit(runMain(m)) }
-
-func runMain(m *testing.M) int {
-	flag.Parse() // testing.Short needs the flags parsed
-	if testing.Short() {
-		skipReason = "end-to-end tests need the local stack; skipped under -short"
-		return m.Run()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := stack.Start(ctx, stack.Options{Blob: true})
-	if err != nil {
-		if errors.Is(err, azurite.ErrNotInstalled) || errors.Is(err, exec.ErrNotFound) {
-			skipReason = "local stack unavailable: " + err.Error()
-			return m.Run()
-		}
-		fmt.Fprintln(os.Stderr, "start local stack:", err)
-		return 1
-	}
-	st = s
-	defer s.Close()
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(local.Main(m, stack.Options{Blob: true})) }
 
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {
@@ -73,7 +45,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func frontendClients(t *testing.T) (*azure.Clients, config.Config) {
-	env := st.Env("frontend")
+	env := local.Require(t).Env("frontend")
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -89,9 +61,7 @@ func frontendClients(t *testing.T) (*azure.Clients, config.Config) {
 // TestBackendEndToEnd runs the real backend (run, as main does) against the local
 // stack with the backend workload's identity, and drives it as the frontend would.
 func TestBackendEndToEnd(t *testing.T) {
-	if st == nil {
-		t.Skip(skipReason)
-	}
+	st := local.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
 
@@ -270,7 +240,7 @@ func TestBackendEndToEnd(t *testing.T) {
 }
 
 func backendClients(t *testing.T) (*azure.Clients, config.Config) {
-	env := st.Env("backend")
+	env := local.Require(t).Env("backend")
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)

@@ -2,16 +2,14 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"time"
 
-	"github.com/contoso/orderflow/localazure/azurite"
 	"github.com/contoso/orderflow/localazure/fault"
 	"github.com/contoso/orderflow/localazure/stack"
+	"github.com/contoso/orderflow/localazure/stack/stacktest"
 )
 
 // localStack is the part of the local stack the tests use.
@@ -23,7 +21,10 @@ type localStack interface {
 	Close() error
 }
 
-// startStack starts the local stand-ins in this process, on ephemeral ports.
+// startStack starts the local stand-ins in this process, on ephemeral ports. Unlike
+// the packages that share a stacktest.Harness, TestMain here does more once the
+// stack runs (it builds and starts both services), so it starts the stack itself,
+// with stacktest's rule for when a missing stand-in skips.
 // Azurite comes from npm (scripts/install-test-deps.sh); without it the tests
 // skip locally, but fail in CI, where its absence is a broken setup.
 func startStack(ctx context.Context) (localStack, error) {
@@ -32,7 +33,7 @@ func startStack(ctx context.Context) (localStack, error) {
 	log := slog.New(slog.NewTextHandler(&prefixWriter{prefix: "localazure: ", w: env.logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	st, err := stack.Start(ctx, stack.Options{Blob: true, Logger: log})
 	if err != nil {
-		if (errors.Is(err, azurite.ErrNotInstalled) || errors.Is(err, exec.ErrNotFound)) && os.Getenv("CI") == "" {
+		if stacktest.Missing(err) && os.Getenv("CI") == "" {
 			return nil, fmt.Errorf("%w: local stack unavailable (run scripts/install-test-deps.sh): %v", errMissing, err)
 		}
 		return nil, err

@@ -163,7 +163,7 @@ func saClaims(iss string, exp time.Time, aud any) map[string]any {
 
 func TestExpiredToken(t *testing.T) {
 	env := workloadEnv(t, "frontend")
-	env["AZURE_FEDERATED_TOKEN_FILE"] = writeToken(t, saClaims(st.Endpoints().IssuerURL, time.Now().Add(-10*time.Minute), []string{doctor.ExchangeAudience}))
+	env["AZURE_FEDERATED_TOKEN_FILE"] = writeToken(t, saClaims(local.Require(t).Endpoints().IssuerURL, time.Now().Add(-10*time.Minute), []string{doctor.ExchangeAudience}))
 	rep := run(t, "frontend", env, false)
 	r := wantRow(t, rep, "token-file", doctor.Problem, []string{"expired 10m", "sub=system:serviceaccount:orderflow:frontend"}, []string{"restart the pod"})
 	if strings.Contains(r.Detail, "not-a-signature") || strings.Contains(r.Detail, "eyJ") {
@@ -175,7 +175,7 @@ func TestExpiredToken(t *testing.T) {
 
 func TestWrongAudience(t *testing.T) {
 	env := workloadEnv(t, "frontend")
-	env["AZURE_FEDERATED_TOKEN_FILE"] = writeToken(t, saClaims(st.Endpoints().IssuerURL, time.Now().Add(time.Hour), "https://kubernetes.default.svc"))
+	env["AZURE_FEDERATED_TOKEN_FILE"] = writeToken(t, saClaims(local.Require(t).Endpoints().IssuerURL, time.Now().Add(time.Hour), "https://kubernetes.default.svc"))
 	rep := run(t, "frontend", env, false)
 	wantRow(t, rep, "token-file", doctor.Problem, []string{`aud is "https://kubernetes.default.svc", not api://AzureADTokenExchange`},
 		[]string{"serviceAccountToken", doctor.IdentityBicep})

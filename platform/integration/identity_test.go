@@ -16,7 +16,7 @@ import (
 // subject, and start-up must say so (with Entra's code and the fix), not claim that no
 // identity is configured.
 func TestRefusedFederationIsExplained(t *testing.T) {
-	requireStack(t)
+	st := local.Require(t)
 	env := st.Env("frontend")
 	env["AZURE_FEDERATED_TOKEN_FILE"] = st.Env("backend")["AZURE_FEDERATED_TOKEN_FILE"]
 	cfg, err := config.Load(func(k string) string { return env[k] })

@@ -2,74 +2,27 @@ package integration
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
-	"github.com/contoso/orderflow/localazure/azurite"
 	"github.com/contoso/orderflow/localazure/stack"
+	"github.com/contoso/orderflow/localazure/stack/stacktest"
 	"github.com/contoso/orderflow/platform/azure"
 	"github.com/contoso/orderflow/platform/config"
 )
 
-// st is the stack every test in this package shares; skipReason is set instead when
-// a stand-in is not installed on this machine.
-var (
-	st         *stack.Stack
-	skipReason string
-)
+// local is the stack every test in this package shares.
+var local stacktest.Harness
 
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	flag.Parse() // testing.Short needs the flags parsed
-	if testing.Short() {
-		skipReason = "integration tests need the local stack; skipped under -short"
-		return m.Run()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := stack.Start(ctx, stack.Options{Blob: true})
-	if err != nil {
-		if missingStandIn(err) {
-			skipReason = "local stack unavailable: " + err.Error()
-			return m.Run()
-		}
-		fmt.Fprintln(os.Stderr, "start local stack:", err)
-		return 1
-	}
-	st = s
-	defer s.Close()
-	return m.Run()
-}
-
-// missingStandIn reports whether err says a stand-in is not installed (Azurite from
-// npm, or Node.js itself), the one reason to skip rather than fail.
-func missingStandIn(err error) bool {
-	return errors.Is(err, azurite.ErrNotInstalled) || errors.Is(err, exec.ErrNotFound)
-}
-
-// requireStack skips the test when the stack could not start for a known reason.
-func requireStack(t *testing.T) {
-	t.Helper()
-	if st == nil {
-		t.Skip(skipReason)
-	}
-}
+func TestMain(m *testing.M) { os.Exit(local.Main(m, stack.Options{Blob: true})) }
 
 // clientsFor builds the real SDK clients of a workload ("frontend" or "backend")
 // through platform/config and platform/azure, exactly as the services do.
 func clientsFor(t *testing.T, workload string) (*azure.Clients, config.Config) {
 	t.Helper()
-	requireStack(t)
-	return clientsAndConfig(t, st.Env(workload))
+	return clientsAndConfig(t, local.Require(t).Env(workload))
 }
 
 // clientsFromEnv builds the clients of a workload from its env map.

@@ -22,7 +22,7 @@ import (
 // Blob) started from a copy of localazure.json: the services' own identities may
 // only read secrets.
 func TestKeyVaultRotationPickedUp(t *testing.T) {
-	requireStack(t)
+	st := local.Require(t)
 	ctx := testCtx(t)
 	raw, err := os.ReadFile(st.Config().Path)
 	if err != nil {
