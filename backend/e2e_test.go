@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -17,9 +16,8 @@ import (
 
 	"github.com/contoso/orderflow/localazure/stack"
 	"github.com/contoso/orderflow/localazure/stack/stacktest"
-	"github.com/contoso/orderflow/platform/azure"
+	"github.com/contoso/orderflow/platform/azure/azuretest"
 	"github.com/contoso/orderflow/platform/blob"
-	"github.com/contoso/orderflow/platform/config"
 	"github.com/contoso/orderflow/platform/cosmos"
 	"github.com/contoso/orderflow/platform/keyvault"
 	"github.com/contoso/orderflow/platform/orders"
@@ -43,20 +41,6 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func frontendClients(t *testing.T) (*azure.Clients, config.Config) {
-	env := local.Require(t).Env("frontend")
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := azure.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close(context.Background()) })
-	return c, cfg
-}
 
 // TestBackendEndToEnd runs the real backend (run, as main does) against the local
 // stack with the backend workload's identity, and drives it as the frontend would.
@@ -94,7 +78,7 @@ func TestBackendEndToEnd(t *testing.T) {
 		return resp.StatusCode == 200
 	})
 
-	fe, fcfg := frontendClients(t)
+	fe, fcfg := azuretest.ClientsFor(t, local.Require(t).Env("frontend"))
 	store := cosmos.New(fe.Orders)
 	events, err := servicebus.NewSubscriptionReceiver(fe.ServiceBus, fcfg.ServiceBus.EventsTopic, fcfg.ServiceBus.EventsSubscription)
 	if err != nil {
@@ -195,7 +179,7 @@ func TestBackendEndToEnd(t *testing.T) {
 	if err := raw.SendMessage(ctx, &azservicebus.Message{MessageID: &badID, Body: []byte("{not json")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	be, bcfg := backendClients(t)
+	be, bcfg := azuretest.ClientsFor(t, local.Require(t).Env("backend"))
 	dlq, err := servicebus.NewDeadLetterReceiver(be.ServiceBus, bcfg.ServiceBus.OrdersQueue)
 	if err != nil {
 		t.Fatal(err)
@@ -237,20 +221,6 @@ func TestBackendEndToEnd(t *testing.T) {
 	if strings.Contains(out, "eyJ") {
 		t.Errorf("a token leaked into the logs")
 	}
-}
-
-func backendClients(t *testing.T) (*azure.Clients, config.Config) {
-	env := local.Require(t).Env("backend")
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := azure.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close(context.Background()) })
-	return c, cfg
 }
 
 func receiveEvent(t *testing.T, ctx context.Context, r *servicebus.Receiver, id string) orders.Event {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/contoso/orderflow/localazure/stack"
 	"github.com/contoso/orderflow/localazure/stack/stacktest"
 	"github.com/contoso/orderflow/platform/azure"
+	"github.com/contoso/orderflow/platform/azure/azuretest"
 	"github.com/contoso/orderflow/platform/config"
 )
 
@@ -34,26 +34,7 @@ func clientsFromEnv(t *testing.T, env map[string]string) *azure.Clients {
 
 func clientsAndConfig(t *testing.T, env map[string]string) (*azure.Clients, config.Config) {
 	t.Helper()
-	workload := env["AZURE_CLIENT_ID"]
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatalf("config from the %s env: %v", workload, err)
-	}
-	c, err := azure.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("azure clients for %s: %v", workload, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := c.CheckIdentity(ctx); err != nil {
-		t.Fatalf("%s identity: %v", workload, err)
-	}
-	return c, cfg
+	return azuretest.ClientsFor(t, env)
 }
 
 func testCtx(t *testing.T) context.Context {
