@@ -105,8 +105,33 @@ func (e *Error) Error() string {
 const docRef = " (see docs/configuration.md)"
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in tests).
-// It returns an *Error listing every missing or invalid variable.
+// It returns an *Error listing every missing or invalid variable of either service.
 func Load(getenv func(string) string) (Config, error) {
+	c, l := load(getenv)
+	if len(l.problems) > 0 {
+		return c, &Error{Problems: l.problems}
+	}
+	return c, nil
+}
+
+// LoadFor is Load for one service (Frontend or Backend): a variable only the other
+// service reads is still parsed, but a problem with it does not stop this one (a
+// bad WORKER_CONCURRENCY is the backend's business, not the frontend's).
+func LoadFor(service string, getenv func(string) string) (Config, error) {
+	c, l := load(getenv)
+	var mine []string
+	for i, p := range l.problems {
+		if s := lookupVar(l.about[i]).Service; s == "" || s == Both || s == service {
+			mine = append(mine, p)
+		}
+	}
+	if len(mine) > 0 {
+		return c, &Error{Problems: mine}
+	}
+	return c, nil
+}
+
+func load(getenv func(string) string) (Config, *loader) {
 	l := &loader{getenv: getenv}
 	var c Config
 
@@ -245,17 +270,14 @@ func Load(getenv func(string) string) (Config, error) {
 		Prefetch:          int(l.int64(EnvWorkerPrefetch, 0, 1000)),
 		LockRenewInterval: l.duration(EnvLockRenewInterval, time.Second, 5*time.Minute),
 	}
-
-	if len(l.problems) > 0 {
-		return c, &Error{Problems: l.problems}
-	}
-	return c, nil
+	return c, l
 }
 
 // loader reads variables with their defaults and collects problems.
 type loader struct {
 	getenv   func(string) string
 	problems []string
+	about    []string // the variable each problem is about, for LoadFor
 }
 
 func (l *loader) str(name string) string {
@@ -267,11 +289,13 @@ func (l *loader) str(name string) string {
 
 func (l *loader) problem(name, what, fix string) {
 	l.problems = append(l.problems, fmt.Sprintf("%s %s: %s%s", name, what, fix, docRef))
+	l.about = append(l.about, name)
 }
 
 func (l *loader) missing(name, why string) {
 	v := lookupVar(name)
 	l.problems = append(l.problems, fmt.Sprintf("%s is not set: %s%s%s%s", name, why, v.Fix, example(v), docRef))
+	l.about = append(l.about, name)
 }
 
 func (l *loader) invalid(name, value string) {

@@ -243,3 +243,42 @@ func TestExitCodeMarksConfigurationErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadForIgnoresTheOtherServicesVariables: a bad backend-only setting stops the
+// backend, not the frontend; shared ones stop both.
+func TestLoadForIgnoresTheOtherServicesVariables(t *testing.T) {
+	base := map[string]string{
+		"KEYVAULT_URL": "https://kv.example/", "COSMOS_ENDPOINT": "https://cosmos.example/",
+		"STORAGE_BLOB_ENDPOINT": "https://blob.example/", "SERVICEBUS_NAMESPACE": "sb.example",
+		"COSMOS_DATABASE": "orderflow", "COSMOS_CONTAINER": "orders", "ATTACHMENTS_CONTAINER": "attachments",
+		"RECEIPTS_CONTAINER": "receipts", "ORDERS_QUEUE": "orders", "EVENTS_TOPIC": "order-events",
+		"EVENTS_SUBSCRIPTION": "frontend", "RECEIPT_KEY_SECRET": "receipt-signing-key",
+	}
+	env := func(extra map[string]string) func(string) string {
+		return func(k string) string {
+			if v, ok := extra[k]; ok {
+				return v
+			}
+			return base[k]
+		}
+	}
+	if _, err := config.LoadFor(config.Frontend, env(nil)); err != nil {
+		t.Fatalf("a complete environment: %v", err)
+	}
+	bad := env(map[string]string{"WORKER_CONCURRENCY": "many"})
+	if _, err := config.LoadFor(config.Frontend, bad); err != nil {
+		t.Errorf("the frontend refused the backend's WORKER_CONCURRENCY: %v", err)
+	}
+	if _, err := config.LoadFor(config.Backend, bad); err == nil || !strings.Contains(err.Error(), "WORKER_CONCURRENCY") {
+		t.Errorf("the backend accepted WORKER_CONCURRENCY=many: %v", err)
+	}
+	if _, err := config.Load(bad); err == nil {
+		t.Error("Load (both services) accepted WORKER_CONCURRENCY=many")
+	}
+	shared := env(map[string]string{"COSMOS_ENDPOINT": ""})
+	for _, s := range []string{config.Frontend, config.Backend} {
+		if _, err := config.LoadFor(s, shared); err == nil || !strings.Contains(err.Error(), "COSMOS_ENDPOINT") {
+			t.Errorf("%s started without COSMOS_ENDPOINT: %v", s, err)
+		}
+	}
+}
