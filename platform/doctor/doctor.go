@@ -181,11 +181,11 @@ func (d *run) webhookVars() {
 // configuration loads the service's configuration as the service does and reports
 // every problem on one row.
 func (d *run) configuration() (config.Config, bool) {
-	cfg, err := config.Load(d.o.Getenv)
+	cfg, err := config.LoadFor(d.o.Service, d.o.Getenv)
 	var ce *config.Error
 	switch {
 	case err == nil:
-		d.add(Row{Name: "config", Status: OK, Detail: "platform/config.Load accepted the environment"})
+		d.add(Row{Name: "config", Status: OK, Detail: "platform/config.LoadFor accepted the environment"})
 		return cfg, true
 	case errors.As(err, &ce):
 		d.add(Row{Name: "config", Status: Problem, Detail: fmt.Sprintf("%d problem(s): %s", len(ce.Problems), strings.Join(ce.Problems, " | ")),
