@@ -157,7 +157,7 @@ func load(getenv func(string) string) (Config, *loader) {
 	c.KeyVault = KeyVault{
 		URL:          l.required(EnvKeyVaultURL),
 		SecretName:   l.str(EnvReceiptKeySecret),
-		RefreshEvery: l.duration(EnvKeyRefreshInterval, 10*time.Second, 24*time.Hour),
+		RefreshEvery: l.duration(EnvKeyRefreshInterval),
 	}
 	switch auth := l.str(EnvKeyVaultAuth); auth {
 	case "":
@@ -234,15 +234,15 @@ func load(getenv func(string) string) (Config, *loader) {
 	}
 	if c.SSLCertFile = l.str(EnvSSLCertFile); c.SSLCertFile != "" {
 		if _, err := os.Stat(c.SSLCertFile); err != nil {
-			l.problem(EnvSSLCertFile, fmt.Sprintf("names %q, which cannot be read (%v)", c.SSLCertFile, err), lookupVar(EnvSSLCertFile).Fix)
+			l.problem(EnvSSLCertFile, fmt.Sprintf("names %q, which cannot be read (%v)", c.SSLCertFile, err), lookupVar(EnvSSLCertFile).fix())
 		}
 	}
-	c.ShutdownTimeout = l.duration(EnvShutdownTimeout, time.Second, 10*time.Minute)
+	c.ShutdownTimeout = l.duration(EnvShutdownTimeout)
 
 	c.Frontend = FrontendSettings{
 		HTTPAddr:           l.addr(EnvHTTPAddr),
-		MaxBodyBytes:       l.int64(EnvMaxBodyBytes, 1024, 1<<20),
-		MaxAttachmentBytes: l.int64(EnvMaxAttachmentBytes, 1, 256<<20),
+		MaxBodyBytes:       l.int64(EnvMaxBodyBytes),
+		MaxAttachmentBytes: l.int64(EnvMaxAttachmentBytes),
 	}
 	for _, t := range strings.Split(l.str(EnvAllowedAttachmentTypes), ",") {
 		t = strings.TrimSpace(t)
@@ -259,16 +259,16 @@ func load(getenv func(string) string) (Config, *loader) {
 	if len(c.Frontend.AllowedAttachmentTypes) == 0 {
 		l.missing(EnvAllowedAttachmentTypes, "")
 	}
-	c.Frontend.ReconcileMinAge = l.duration(EnvReconcileMinAge, time.Second, 24*time.Hour)
+	c.Frontend.ReconcileMinAge = l.duration(EnvReconcileMinAge)
 	if s := l.str(EnvReconcileInterval); s != "0" {
-		c.Frontend.ReconcileInterval = l.duration(EnvReconcileInterval, 100*time.Millisecond, 24*time.Hour)
+		c.Frontend.ReconcileInterval = l.duration(EnvReconcileInterval)
 	}
 
 	c.Backend = BackendSettings{
 		HealthAddr:        l.addr(EnvHealthAddr),
-		Concurrency:       int(l.int64(EnvWorkerConcurrency, 1, 256)),
-		Prefetch:          int(l.int64(EnvWorkerPrefetch, 0, 1000)),
-		LockRenewInterval: l.duration(EnvLockRenewInterval, time.Second, 5*time.Minute),
+		Concurrency:       int(l.int64(EnvWorkerConcurrency)),
+		Prefetch:          int(l.int64(EnvWorkerPrefetch)),
+		LockRenewInterval: l.duration(EnvLockRenewInterval),
 	}
 	return c, l
 }
@@ -294,16 +294,16 @@ func (l *loader) problem(name, what, fix string) {
 
 func (l *loader) missing(name, why string) {
 	v := lookupVar(name)
-	l.problems = append(l.problems, fmt.Sprintf("%s is not set: %s%s%s%s", name, why, v.Fix, example(v), docRef))
+	l.problems = append(l.problems, fmt.Sprintf("%s is not set: %s%s%s%s", name, why, v.fix(), example(v), docRef))
 	l.about = append(l.about, name)
 }
 
 func (l *loader) invalid(name, value string) {
-	l.problem(name, fmt.Sprintf("is %q, which is not valid", value), lookupVar(name).Fix)
+	l.problem(name, fmt.Sprintf("is %q, which is not valid", value), lookupVar(name).fix())
 }
 
 func example(v Var) string {
-	if v.Example == "" || strings.Contains(v.Fix, "e.g.") {
+	if v.Example == "" || strings.Contains(v.fix(), "e.g.") {
 		return ""
 	}
 	return ", e.g. " + v.Example
@@ -321,7 +321,7 @@ func (l *loader) httpsURL(name, raw string, allowHTTP bool) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || u.Host == "":
-		l.problem(name, fmt.Sprintf("is %q, not an absolute URL", raw), lookupVar(name).Fix)
+		l.problem(name, fmt.Sprintf("is %q, not an absolute URL", raw), lookupVar(name).fix())
 	case u.Scheme == "https":
 	case u.Scheme == "http" && allowHTTP:
 	default:
@@ -329,7 +329,9 @@ func (l *loader) httpsURL(name, raw string, allowHTTP bool) {
 	}
 }
 
-func (l *loader) duration(name string, lo, hi time.Duration) time.Duration {
+// duration parses a Go duration within the variable's Min and Max.
+func (l *loader) duration(name string) time.Duration {
+	lo, hi := durationBounds(name)
 	s := l.str(name)
 	d, err := time.ParseDuration(s)
 	if err != nil || d < lo || d > hi {
@@ -339,7 +341,14 @@ func (l *loader) duration(name string, lo, hi time.Duration) time.Duration {
 	return d
 }
 
-func (l *loader) int64(name string, lo, hi int64) int64 {
+// int64 parses an integer within the variable's Min and Max.
+func (l *loader) int64(name string) int64 {
+	v := lookupVar(name)
+	lo, err1 := strconv.ParseInt(v.Min, 10, 64)
+	hi, err2 := strconv.ParseInt(v.Max, 10, 64)
+	if err1 != nil || err2 != nil {
+		panic("config: " + name + " has no integer Min and Max") // a registry mistake
+	}
 	s := l.str(name)
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < lo || n > hi {
@@ -355,4 +364,14 @@ func (l *loader) addr(name string) string {
 		l.invalid(name, s)
 	}
 	return s
+}
+
+func durationBounds(name string) (lo, hi time.Duration) {
+	v := lookupVar(name)
+	lo, err1 := time.ParseDuration(v.Min)
+	hi, err2 := time.ParseDuration(v.Max)
+	if err1 != nil || err2 != nil {
+		panic("config: " + name + " has no duration Min and Max") // a registry mistake
+	}
+	return lo, hi
 }

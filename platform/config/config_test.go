@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +155,7 @@ func TestVariablesWellFormed(t *testing.T) {
 	seen := map[string]bool{}
 	name := regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 	for _, v := range config.Variables() {
-		if seen[v.Name] || !name.MatchString(v.Name) || v.Description == "" || v.Fix == "" {
+		if seen[v.Name] || !name.MatchString(v.Name) || v.Description == "" || (v.Fix == "" && v.Min == "") {
 			t.Errorf("bad variable entry %+v", v)
 		}
 		seen[v.Name] = true
@@ -281,4 +282,54 @@ func TestLoadForIgnoresTheOtherServicesVariables(t *testing.T) {
 			t.Errorf("%s started without COSMOS_ENDPOINT: %v", s, err)
 		}
 	}
+}
+
+// TestBoundsComeFromTheRegistry: for every bounded variable, Load accepts exactly
+// Min and Max and refuses what lies outside, and the message says those bounds.
+func TestBoundsComeFromTheRegistry(t *testing.T) {
+	for _, v := range config.Variables() {
+		if v.Min == "" {
+			continue
+		}
+		outside := []string{}
+		if d, err := time.ParseDuration(v.Min); err == nil {
+			hi, _ := time.ParseDuration(v.Max)
+			outside = append(outside, (d - time.Millisecond).String(), (hi + time.Second).String())
+		} else {
+			lo, _ := strconv.ParseInt(v.Min, 10, 64)
+			hi, _ := strconv.ParseInt(v.Max, 10, 64)
+			outside = append(outside, strconv.FormatInt(lo-1, 10), strconv.FormatInt(hi+1, 10))
+		}
+		for _, in := range []string{v.Min, v.Max} {
+			if err := problemWith(v.Name, in); err != "" {
+				t.Errorf("%s=%s (a bound) refused: %s", v.Name, in, err)
+			}
+		}
+		for _, out := range outside {
+			err := problemWith(v.Name, out)
+			if err == "" || !strings.Contains(err, v.Min) || !strings.Contains(err, v.Max) {
+				t.Errorf("%s=%s (outside %s..%s): %q", v.Name, out, v.Min, v.Max, err)
+			}
+		}
+	}
+}
+
+// problemWith is the configuration problem reported about name when it is set to
+// value, "" if none.
+func problemWith(name, value string) string {
+	_, err := config.Load(func(k string) string {
+		if k == name {
+			return value
+		}
+		return ""
+	})
+	if err == nil {
+		return ""
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if strings.Contains(line, name+" is") {
+			return line
+		}
+	}
+	return ""
 }

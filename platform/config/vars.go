@@ -1,5 +1,14 @@
 package config
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/contoso/orderflow/platform/orders"
+)
+
 // Var describes one environment variable: its name, default ("" = none), an example,
 // which service reads it, and what it is for. Variables() is the single source for
 // Load's defaults, for docs/configuration.md and for the cross-check tests.
@@ -9,8 +18,27 @@ type Var struct {
 	Example     string
 	Service     string // "both", "frontend" or "backend"
 	Description string
-	// Fix is the advice given when the value is missing or invalid.
+	// Fix is the advice given when the value is missing or invalid; for a bounded
+	// number or duration it is derived from Min and Max (see fix).
 	Fix string
+	// Min and Max bound a number or a Go duration; Load enforces exactly these.
+	Min, Max string
+}
+
+// fix is the advice for a missing or invalid value: Fix, or for a bounded variable
+// the bounds and the default, so that the message and the check cannot disagree.
+func (v Var) fix() string {
+	if v.Fix != "" || v.Min == "" {
+		return v.Fix
+	}
+	if _, err := time.ParseDuration(v.Min); err == nil {
+		return fmt.Sprintf("set it to a Go duration between %s and %s, e.g. %s", v.Min, v.Max, v.Default)
+	}
+	what := "an integer"
+	if strings.HasSuffix(v.Name, "_BYTES") {
+		what = "a byte count"
+	}
+	return fmt.Sprintf("set it to %s between %s and %s", what, v.Min, v.Max)
 }
 
 // The services a variable can belong to.
@@ -121,21 +149,21 @@ func Variables() []Var {
 		{Name: EnvSSLCertFile, Service: Both, Example: "/etc/orderflow/ca.pem",
 			Description: "PEM file of extra CAs to trust in addition to the system roots (the local stack's CA).",
 			Fix:         "set it to a readable PEM file of CA certificates, or unset it"},
-		{Name: EnvShutdownTimeout, Service: Both, Default: "25s", Description: "How long a SIGTERM waits for in-flight work; keep it below the pod's terminationGracePeriodSeconds.", Fix: "set it to a Go duration between 1s and 10m, e.g. 25s"},
+		{Name: EnvShutdownTimeout, Service: Both, Default: "25s", Description: "How long a SIGTERM waits for in-flight work; keep it below the pod's terminationGracePeriodSeconds.", Min: "1s", Max: "10m"},
 
 		{Name: EnvHTTPAddr, Service: Frontend, Default: ":8080", Description: "Listen address of the HTTP service: the page, the API, /healthz, /readyz and /metrics (Prometheus; docs/architecture.md#metrics).", Fix: "set it to a listen address such as :8080"},
-		{Name: EnvMaxBodyBytes, Service: Frontend, Default: "65536", Description: "Largest JSON request body, in bytes.", Fix: "set it to a byte count between 1024 and 1048576"},
-		{Name: EnvMaxAttachmentBytes, Service: Frontend, Default: "10485760", Description: "Largest attachment, in bytes (10 MiB).", Fix: "set it to a byte count between 1 and 268435456"},
+		{Name: EnvMaxBodyBytes, Service: Frontend, Default: strconv.Itoa(orders.MaxBodyBytes), Description: "Largest JSON request body, in bytes.", Min: "1024", Max: "1048576"},
+		{Name: EnvMaxAttachmentBytes, Service: Frontend, Default: strconv.Itoa(orders.MaxAttachmentBytes), Description: "Largest attachment, in bytes (10 MiB).", Min: "1", Max: "268435456"},
 		{Name: EnvAllowedAttachmentTypes, Service: Frontend, Default: "image/png,image/jpeg,application/pdf,text/plain",
 			Description: "Comma-separated media types accepted as attachments.", Fix: "set it to a comma-separated list of media types such as image/png,application/pdf"},
 
 		{Name: EnvHealthAddr, Service: Backend, Default: ":8090", Description: "Listen address of /healthz, /readyz and /metrics (Prometheus; docs/architecture.md#metrics).", Fix: "set it to a listen address such as :8090"},
-		{Name: EnvWorkerConcurrency, Service: Backend, Default: "16", Description: "Messages processed in parallel.", Fix: "set it to an integer between 1 and 256"},
-		{Name: EnvWorkerPrefetch, Service: Backend, Default: "8", Description: "Extra messages requested per receive beyond those being processed (0 = none; prefetched messages' locks run while they wait).", Fix: "set it to an integer between 0 and 1000"},
-		{Name: EnvLockRenewInterval, Service: Backend, Default: "20s", Description: "How often the lock of a message still being processed is renewed; keep it well below the queue's lock duration.", Fix: "set it to a Go duration between 1s and 5m, e.g. 20s"},
-		{Name: EnvReconcileInterval, Service: Frontend, Default: "30s", Description: "How often the outbox reconciler (which runs in the frontend, the one identity allowed to send to the orders queue) looks for unpublished orders; 0 disables it.", Fix: "set it to a Go duration, e.g. 30s, or 0 to disable"},
-		{Name: EnvReconcileMinAge, Service: Frontend, Default: "60s", Description: "How old an unpublished Pending order must be before the reconciler re-sends it.", Fix: "set it to a Go duration of at least 1s, e.g. 60s"},
-		{Name: EnvKeyRefreshInterval, Service: Both, Default: "5m", Description: "How often the current version of the signing key is re-read from Key Vault, so a rotation is picked up without a restart.", Fix: "set it to a Go duration between 10s and 24h, e.g. 5m"},
+		{Name: EnvWorkerConcurrency, Service: Backend, Default: "16", Description: "Messages processed in parallel.", Min: "1", Max: "256"},
+		{Name: EnvWorkerPrefetch, Service: Backend, Default: "8", Description: "Extra messages requested per receive beyond those being processed (0 = none; prefetched messages' locks run while they wait).", Min: "0", Max: "1000"},
+		{Name: EnvLockRenewInterval, Service: Backend, Default: "20s", Description: "How often the lock of a message still being processed is renewed; keep it well below the queue's lock duration.", Min: "1s", Max: "5m"},
+		{Name: EnvReconcileInterval, Service: Frontend, Default: "30s", Description: "How often the outbox reconciler (which runs in the frontend, the one identity allowed to send to the orders queue) looks for unpublished orders; 0 disables it.", Min: "100ms", Max: "24h", Fix: "set it to a Go duration between 100ms and 24h, e.g. 30s, or 0 to disable"},
+		{Name: EnvReconcileMinAge, Service: Frontend, Default: "60s", Description: "How old an unpublished Pending order must be before the reconciler re-sends it.", Min: "1s", Max: "24h"},
+		{Name: EnvKeyRefreshInterval, Service: Both, Default: "5m", Description: "How often the current version of the signing key is re-read from Key Vault, so a rotation is picked up without a restart.", Min: "10s", Max: "24h"},
 
 		{Name: EnvOTLPEndpoint, Service: Both, Example: "http://otel-collector.observability:4318",
 			Description: "Base URL of an OTLP/HTTP receiver (an OpenTelemetry Collector); spans are posted to `<url>/v1/traces`. When neither this nor OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, traces are propagated (traceparent in, on Service Bus messages and in logs) but not exported. See docs/architecture.md#tracing.",
