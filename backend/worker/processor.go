@@ -15,14 +15,17 @@ import (
 
 	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
+	"github.com/contoso/orderflow/platform/servicebus"
 )
 
 // Dead-letter reasons, short and stable so operators can filter on them.
 const (
-	ReasonInvalidMessage   = "InvalidMessage"   // not a CloudEvent, or malformed data
-	ReasonUnsupportedEvent = "UnsupportedEvent" // a type or version this worker does not handle
-	ReasonOrderNotFound    = "OrderNotFound"    // the order the message names does not exist
-	ReasonProcessingFailed = "ProcessingFailed" // a permanent failure while processing
+	// The two a malformed or unknown event gets are servicebus's, shared with the
+	// frontend's feed, so the same fault has the same reason in both services.
+	ReasonInvalidMessage   = servicebus.ReasonInvalidMessage   // not a CloudEvent, or malformed data
+	ReasonUnsupportedEvent = servicebus.ReasonUnsupportedEvent // a type or version this worker does not handle
+	ReasonOrderNotFound    = "OrderNotFound"                   // the order the message names does not exist
+	ReasonProcessingFailed = "ProcessingFailed"                // a permanent failure while processing
 )
 
 // DeadLetterError marks a message that can never be processed: retrying cannot help,

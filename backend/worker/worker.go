@@ -55,20 +55,17 @@ type Worker struct {
 	// dead-letters, lock renewals and losses); nil records them nowhere.
 	Metrics *metrics.Metrics
 
-	lastReceiveErr atomic.Pointer[error]
-	processed      atomic.Int64
+	// loop receives; its fields are set by Run. It is a value so that Healthy
+	// works (reporting nil) before Run starts.
+	loop      servicebus.Loop
+	processed atomic.Int64
 }
 
 // Processed returns how many messages were settled (completed or dead-lettered).
 func (w *Worker) Processed() int64 { return w.processed.Load() }
 
 // Healthy reports the last receive failure, or nil if the last receive worked.
-func (w *Worker) Healthy() error {
-	if p := w.lastReceiveErr.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
+func (w *Worker) Healthy() error { return w.loop.Err() }
 
 func (w *Worker) defaults() {
 	if w.Concurrency <= 0 {
@@ -118,64 +115,31 @@ func (w *Worker) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 
-	held := make(chan struct{}, w.Concurrency+w.Prefetch) // messages received, not yet settled
-	slots := make(chan struct{}, w.Concurrency)           // messages being processed
+	// The receive loop (backoff, last error) is servicebus.Loop; what is the
+	// worker's stays here, each in one place:
+	//   - how many messages it holds is held, the loop's Flow: a receive asks for
+	//     exactly the room there is, so prefetch is bounded by the SDK's credit;
+	//   - concurrency is slots, taken in handle;
+	//   - lock renewal, settlement and abandon-on-stop are handle's. The loop
+	//     hands over every message it received, even one from a receive that
+	//     raced the stop, and handle abandons any message it gets once ctx is
+	//     done, without processing it. So the loop needs no stop hook, and a
+	//     message is released by the same code whether it was prefetched,
+	//     waiting for a slot, or just received.
+	held := make(credit, w.Concurrency+w.Prefetch) // messages received, not yet settled
+	slots := make(chan struct{}, w.Concurrency)    // messages being processed
 	var wg sync.WaitGroup
-	failures := 0
-	for ctx.Err() == nil {
-		// Wait for room for one message, then take all room there is: that is how
-		// many the next receive asks for (the SDK grants exactly that much credit).
-		select {
-		case held <- struct{}{}:
-		case <-ctx.Done():
-			continue
-		}
-		n := 1
-		for n < cap(held) {
-			select {
-			case held <- struct{}{}:
-				n++
-				continue
-			default:
-			}
-			break
-		}
-		msgs, err := w.Queue.Receive(ctx, n)
-		for i := len(msgs); i < n; i++ {
-			<-held
-		}
-		if ctx.Err() != nil {
-			// The receive raced the stop (the SDK returns what arrived and drops
-			// the cancellation): these will not be processed, so release them now.
-			w.abandonAll(msgs)
-			for range msgs {
-				<-held
-			}
-			break
-		}
-		// A receive may return messages with an error; they are ours all the same.
-		for _, m := range msgs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-held }()
-				w.handle(ctx, work, slots, m)
-			}()
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			w.lastReceiveErr.Store(&err)
-			failures++
-			d := w.backoff(uint32(min(failures, 10)))
-			w.Log.WarnContext(ctx, "receive failed; retrying", "err", err, "retry_in", d)
-			sleep(ctx, d)
-			continue
-		}
-		w.lastReceiveErr.Store(nil)
-		failures = 0
-	}
+	w.loop.Receiver, w.loop.Flow, w.loop.Log, w.loop.Name = w.Queue, held, w.Log, "orders queue"
+	w.loop.Run(ctx, func(recvCtx context.Context, m *servicebus.Message) {
+		// handle blocks (for a slot, for processing), so each message gets its own
+		// goroutine; held bounds how many there are.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer held.Release(1)
+			w.handle(recvCtx, work, slots, m)
+		}()
+	})
 
 	// Stopped receiving. Wait for in-flight work, then cut it short.
 	done := make(chan struct{})
@@ -300,19 +264,37 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 	}
 }
 
-// abandonAll releases messages the worker will not process, each with its own
-// settlement timeout, concurrently so a large prefetch does not delay the stop.
-func (w *Worker) abandonAll(msgs []*servicebus.Message) {
-	var wg sync.WaitGroup
-	for _, m := range msgs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			log := w.Log.With("message_id", m.ID, "delivery_count", m.DeliveryCount)
-			w.settle(context.Background(), log, "abandon", func(c context.Context) error { return w.Queue.Abandon(c, m) })
-		}()
+// credit is the worker's servicebus.Flow: one token per message held, from
+// receipt to settlement, Concurrency+Prefetch in all.
+type credit chan struct{}
+
+// Acquire waits for room for one message, then takes all the room there is:
+// that is how many the next receive asks for (the SDK grants exactly that much
+// link credit).
+func (c credit) Acquire(ctx context.Context) int {
+	select {
+	case c <- struct{}{}:
+	case <-ctx.Done():
+		return 0
 	}
-	wg.Wait()
+	n := 1
+	for n < cap(c) {
+		select {
+		case c <- struct{}{}:
+			n++
+			continue
+		default:
+		}
+		break
+	}
+	return n
+}
+
+// Release frees room for n messages.
+func (c credit) Release(n int) {
+	for range n {
+		<-c
+	}
 }
 
 // renewLoop renews m's lock every LockRenewInterval until the returned stop is called.
@@ -375,13 +357,4 @@ func (w *Worker) backoff(delivery uint32) time.Duration {
 	}
 	// Equal jitter: spread retries of messages that failed together.
 	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }

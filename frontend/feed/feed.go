@@ -12,7 +12,6 @@ import (
 	"container/list"
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/contoso/orderflow/platform/orders"
@@ -36,17 +35,16 @@ type Sink interface {
 // handled in microseconds, so a larger batch only holds more locks.
 const batch = 16
 
-// Feed runs the receive loop and remembers whether the last receive worked,
-// for the readiness check.
+// Feed runs the receive loop (servicebus.Loop: backoff, last error) and hands
+// each message to the sink; settling and deduplication are its own.
 type Feed struct {
-	r    Receiver
 	sink Sink
+	r    Receiver
 	log  *slog.Logger
 	// MaxBackoff caps the wait between failed receives (default 30 s).
 	MaxBackoff time.Duration
 
-	mu      sync.Mutex
-	lastErr error
+	loop servicebus.Loop
 
 	// delivered holds the IDs of the events already given to the sink. The
 	// worker records each OrderCompleted on its order, but a crash between its
@@ -92,36 +90,18 @@ func New(r Receiver, sink Sink, log *slog.Logger) *Feed {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Feed{r: r, sink: sink, log: log, MaxBackoff: 30 * time.Second, delivered: newIDSet(seenEvents)}
+	f := &Feed{r: r, sink: sink, log: log, MaxBackoff: servicebus.DefaultMaxBackoff, delivered: newIDSet(seenEvents)}
+	f.loop.Receiver, f.loop.Batch, f.loop.Name, f.loop.Log = r, batch, "order-events subscription", log
+	return f
 }
 
-// Run receives until ctx is done. Receive failures (the broker restarting, a
-// token not yet valid) are retried with exponential backoff; they never end the
-// loop, because the page can live on the SSE poll fallback meanwhile.
+// Run receives until ctx is done. Receive failures are retried with backoff and
+// never end the loop, because the page can live on the SSE poll fallback
+// meanwhile. Messages are handled one at a time on this goroutine, which is what
+// lets delivered go without a lock.
 func (f *Feed) Run(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		msgs, err := f.r.Receive(ctx, batch)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			f.setErr(err)
-			f.log.WarnContext(ctx, "receive from order-events subscription failed", "err", err, "retry_in", backoff)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, f.MaxBackoff)
-			continue
-		}
-		f.setErr(nil)
-		backoff = 100 * time.Millisecond
-		for _, m := range msgs {
-			f.handle(ctx, m)
-		}
-	}
+	f.loop.MaxBackoff = f.MaxBackoff // a field callers set after New
+	f.loop.Run(ctx, f.handle)
 }
 
 // handle delivers one message to the sink and settles it. A message that is
@@ -164,9 +144,9 @@ func (f *Feed) handle(ctx context.Context, m *servicebus.Message) {
 			return
 		}
 	}
-	reason := "InvalidEvent"
+	reason := servicebus.ReasonInvalidMessage
 	if orders.ErrorCode(err) == orders.EUNSUPPORTED {
-		reason = "UnsupportedEvent"
+		reason = servicebus.ReasonUnsupportedEvent
 	}
 	f.log.WarnContext(ctx, "dead-lettering order event", "message_id", m.ID, "reason", reason, "err", err)
 	if derr := f.r.DeadLetter(ctx, m, reason, orders.ErrorMessage(err)); derr != nil {
@@ -178,17 +158,7 @@ func (f *Feed) handle(ctx context.Context, m *servicebus.Message) {
 	disposition = "dead_letter"
 }
 
-func (f *Feed) setErr(err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.lastErr = err
-}
-
 // Check reports the outcome of the last receive: nil when it worked. While the
 // first receive is still waiting for a message there is no failure to report,
 // so that counts as working.
-func (f *Feed) Check(context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.lastErr
-}
+func (f *Feed) Check(context.Context) error { return f.loop.Err() }

@@ -129,7 +129,7 @@ func TestFeedDeliversAndSettles(t *testing.T) {
 	if len(r.completed) != 1 || r.completed[0] != "m-completed" {
 		t.Errorf("completed %v", r.completed)
 	}
-	if r.deadLetters["m-placed"] != "UnsupportedEvent" || r.deadLetters["m-garbage"] != "InvalidEvent" {
+	if r.deadLetters["m-placed"] != "UnsupportedEvent" || r.deadLetters["m-garbage"] != servicebus.ReasonInvalidMessage {
 		t.Errorf("dead letters %v", r.deadLetters)
 	}
 }

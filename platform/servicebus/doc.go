@@ -4,5 +4,6 @@
 // whose MessageId is the event ID (so duplicate detection drops re-sends) and whose
 // application properties carry the W3C traceparent (and Diagnostic-Id) of a producer
 // span; StartProcess continues it in a consumer span. Receiver wraps a peek-lock
-// receiver for the worker and the frontend's event subscription.
+// receiver for the worker and the frontend's event subscription, and Loop is the
+// receive loop both run on it.
 package servicebus
