@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/contoso/orderflow/platform/config"
 	"github.com/contoso/orderflow/platform/cosmos"
 	"github.com/contoso/orderflow/platform/doctor"
+	phealth "github.com/contoso/orderflow/platform/health"
 	"github.com/contoso/orderflow/platform/keyvault"
 	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
@@ -38,50 +40,61 @@ func main() {
 	// Logs go to a pipe under `localazure up` or a container runtime; if its reader
 	// dies, a log write must fail quietly, not kill the service with SIGPIPE mid-drain.
 	signal.Ignore(syscall.SIGPIPE)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+	// The first SIGTERM or SIGINT starts the graceful stop; then the default handling
+	// is back, so a second one kills the process at once.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	context.AfterFunc(ctx, stop)
+	// Logs go to stdout, the container convention (and what `kubectl logs` and the
+	// launcher show); stderr has only the final error below.
+	err := run(ctx, os.Getenv, os.Stdout, nil)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "backend:", err)
 		os.Exit(config.ExitCode(err)) // 78 for a configuration error: restarting cannot help
 	}
 }
 
 // run starts the worker and the health server and blocks until ctx is cancelled
-// (SIGTERM), then shuts down gracefully. ready, if not nil, receives the health
+// (main's SIGTERM or SIGINT), then shuts down gracefully; every goroutine it
+// started has returned when it does. ready, if not nil, receives the health
 // server's address once it listens (for tests).
 func run(ctx context.Context, getenv func(string) string, logOut io.Writer, ready chan<- string) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
-		return err
+		return err // a *config.Error, which says "configuration: …" itself
 	}
 	log := telemetry.NewLogger(logOut, cfg.LogLevel, "backend")
 	telemetry.LogErrors(log)
 	shutdownTracing, err := telemetry.Setup(ctx, "backend", getenv)
 	if err != nil {
-		return err
+		return fmt.Errorf("tracing: %w", err)
 	}
 	// Last of all (deferred first): flush the spans of the work that just stopped.
 	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := shutdownTracing(c); err != nil {
+		if err := shutdownTracing(cctx); err != nil {
 			log.Warn("flushing traces", "err", err)
 		}
 	}()
 
 	// The process's one metrics registry, served on the health server's /metrics.
-	m := metrics.New(metrics.NewRegistry(), metrics.Backend)
+	reg := metrics.NewRegistry()
+	m := metrics.New(reg, metrics.Backend)
 	clients, err := azure.New(cfg, log, azure.WithMetrics(m))
 	if err != nil {
-		return err
+		return fmt.Errorf("azure clients: %w", err)
 	}
 	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = clients.Close(c)
+		_ = clients.Close(cctx)
 	}()
+	// Fail at start-up, with the credential's own explanation, when the pod has
+	// no usable identity: better than a worker that is up and fails every order.
+	// CheckIdentity bounds itself (30 s, azure.CheckCredential).
 	if err := clients.CheckIdentity(ctx); err != nil {
-		return err
+		return fmt.Errorf("workload identity: %w", err)
 	}
 
 	store := cosmos.New(clients.Orders)
@@ -89,12 +102,22 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 	secrets := keyvault.New(clients.Secrets, cfg.KeyVault.SecretName, cfg.KeyVault.RefreshEvery, log)
 	events, err := servicebus.NewEventPublisher(clients.ServiceBus, cfg.ServiceBus.EventsTopic, servicebus.SourceBackend, servicebus.WithMetrics(m))
 	if err != nil {
-		return err
+		return fmt.Errorf("service bus publisher: %w", err)
 	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = events.Close(cctx)
+	}()
 	queue, err := servicebus.NewQueueReceiver(clients.ServiceBus, cfg.ServiceBus.OrdersQueue, servicebus.WithMetrics(m))
 	if err != nil {
-		return err
+		return fmt.Errorf("service bus receiver: %w", err)
 	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = queue.Close(cctx)
+	}()
 
 	w := &worker.Worker{
 		Queue: queue,
@@ -110,37 +133,59 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 	}
 
-	checker := &health.Checker{Metrics: m.Handler(), Checks: map[string]health.Check{
-		"identity":   clients.CheckIdentity,
-		"cosmos":     store.Ping,
-		"blob":       receipts.Ping,
-		"keyvault":   func(ctx context.Context) error { _, _, err := secrets.SigningKey(ctx); return err },
-		"servicebus": func(context.Context) error { return w.Healthy() },
-	}}
+	// The same checks as the frontend's, one per dependency (platform/health).
+	checker := phealth.New([]phealth.Check{
+		phealth.Entra(clients),
+		phealth.KeyVault(secrets),
+		phealth.Cosmos(store),
+		phealth.Blob(receipts),
+		phealth.ServiceBus(w.Healthy),
+	}, phealth.Options{TTL: 5 * time.Second, Timeout: 5 * time.Second, Logger: log, Registerer: reg})
+
+	// Listen before starting any goroutine, so that no return path leaves one running.
 	ln, err := net.Listen("tcp", cfg.Backend.HealthAddr)
 	if err != nil {
 		return fmt.Errorf("listen on HEALTH_ADDR %s: %w", cfg.Backend.HealthAddr, err)
 	}
-	srv := &http.Server{Handler: checker.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("health server stopped", "err", err)
+	srv := &http.Server{Handler: health.Handler(checker, m.Handler()), ReadHeaderTimeout: 5 * time.Second}
+
+	// Background work stops when bg is cancelled, after the worker drained, so that
+	// messages in flight still have the key refresher and the health server; every
+	// goroutine is joined before run returns.
+	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBG()
+	// The worker stops on ctx, or when the health server fails: a backend nobody
+	// can probe or scrape is restarted rather than left running blind.
+	work, stopWork := context.WithCancel(ctx)
+	defer stopWork()
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	wg.Go(func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- fmt.Errorf("health server: %w", err)
+			stopWork()
 		}
-	}()
+	})
+	wg.Go(func() { secrets.Run(bg) })
+	log.Info("backend started", "queue", cfg.ServiceBus.OrdersQueue, "concurrency", w.Concurrency,
+		"prefetch", w.Prefetch, "health_addr", ln.Addr().String())
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
 
-	go secrets.Run(ctx)
-	log.Info("backend started", "queue", cfg.ServiceBus.OrdersQueue, "concurrency", w.Concurrency,
-		"prefetch", w.Prefetch, "health_addr", ln.Addr().String())
-	_ = w.Run(ctx) // returns once ctx is cancelled and in-flight work is done
+	_ = w.Run(work) // returns once work is cancelled and in-flight work is done
 
 	log.Info("backend stopping", "processed", w.Processed())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)
-	_ = queue.Close(shutdownCtx)
-	_ = events.Close(shutdownCtx)
-	return nil
+	cancelBG()
+	wg.Wait()
+	var failed error
+	select {
+	case failed = <-serveErr:
+	default:
+	}
+	log.Info("stopped")
+	return failed
 }

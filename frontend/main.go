@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"github.com/contoso/orderflow/platform/config"
 	"github.com/contoso/orderflow/platform/cosmos"
 	"github.com/contoso/orderflow/platform/doctor"
+	"github.com/contoso/orderflow/platform/health"
 	"github.com/contoso/orderflow/platform/keyvault"
 	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
@@ -40,23 +42,34 @@ func main() {
 	// Logs go to a pipe under `localazure up` or a container runtime; if its reader
 	// dies, a log write must fail quietly, not kill the service with SIGPIPE mid-drain.
 	signal.Ignore(syscall.SIGPIPE)
-	if err := run(context.Background(), os.Getenv, os.Stderr); err != nil {
+	// The first SIGTERM or SIGINT starts the graceful stop; then the default handling
+	// is back, so a second one kills the process at once.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	context.AfterFunc(ctx, stop)
+	// Logs go to stdout, the container convention (and what `kubectl logs` and the
+	// launcher show); stderr has only the final error below.
+	err := run(ctx, os.Getenv, os.Stdout, nil)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "frontend:", err)
 		os.Exit(config.ExitCode(err)) // 78 for a configuration error: restarting cannot help
 	}
 }
 
-// run starts the service and blocks until SIGTERM or SIGINT, then shuts down.
-func run(ctx context.Context, getenv func(string) string, logOut io.Writer) error {
+// run starts the service and blocks until ctx is cancelled (main's SIGTERM or
+// SIGINT), then shuts down gracefully; every goroutine it started has returned
+// when it does. ready, if not nil, receives the HTTP address once it listens (for
+// tests).
+func run(ctx context.Context, getenv func(string) string, logOut io.Writer, ready chan<- string) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
-		return err
+		return err // a *config.Error, which says "configuration: …" itself
 	}
 	log := telemetry.NewLogger(logOut, cfg.LogLevel, "frontend")
 	telemetry.LogErrors(log)
 	shutdownTracing, err := telemetry.Setup(ctx, "frontend", getenv)
 	if err != nil {
-		return err
+		return fmt.Errorf("tracing: %w", err)
 	}
 	// Last of all (deferred first): flush the spans of the requests and events that
 	// the graceful stop let finish.
@@ -68,11 +81,9 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		}
 	}()
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-
 	// The process's one metrics registry, served on the HTTP server's /metrics.
-	m := metrics.New(metrics.NewRegistry(), metrics.Frontend)
+	reg := metrics.NewRegistry()
+	m := metrics.New(reg, metrics.Frontend)
 	clients, err := azure.New(cfg, log, azure.WithMetrics(m))
 	if err != nil {
 		return fmt.Errorf("azure clients: %w", err)
@@ -83,11 +94,9 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		_ = clients.Close(cctx)
 	}()
 	// Fail at start-up, with the credential's own explanation, when the pod has
-	// no usable identity: better than a pod that is up and answers every order with 500.
-	startCtx, cancelStart := context.WithTimeout(ctx, 30*time.Second)
-	err = clients.CheckIdentity(startCtx)
-	cancelStart()
-	if err != nil {
+	// no usable identity: better than a pod that is up and answers every order with
+	// 500. CheckIdentity bounds itself (30 s, azure.CheckCredential).
+	if err := clients.CheckIdentity(ctx); err != nil {
 		return fmt.Errorf("workload identity: %w", err)
 	}
 
@@ -97,17 +106,34 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	secrets := keyvault.New(clients.Secrets, cfg.KeyVault.SecretName, cfg.KeyVault.RefreshEvery, log)
 	publisher, err := servicebus.NewPublisher(clients.ServiceBus, cfg.ServiceBus.OrdersQueue, servicebus.SourceFrontend, servicebus.WithMetrics(m))
 	if err != nil {
-		return err
+		return fmt.Errorf("service bus publisher: %w", err)
 	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = publisher.Close(cctx)
+	}()
 	receiver, err := servicebus.NewSubscriptionReceiver(clients.ServiceBus, cfg.ServiceBus.EventsTopic, cfg.ServiceBus.EventsSubscription, servicebus.WithMetrics(m))
 	if err != nil {
-		return err
+		return fmt.Errorf("service bus receiver: %w", err)
 	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = receiver.Close(cctx)
+	}()
 	catalog := orders.DefaultCatalog()
 	hub := frontendhttp.NewHub()
 	events := feed.New(receiver, hub, log)
 
-	checker := frontendhttp.NewChecker(dependencyChecks(clients, store, attachments, secrets, events), 5*time.Second, 5*time.Second, log)
+	// The same checks as the backend's, one per dependency (platform/health).
+	checker := health.New([]health.Check{
+		health.Entra(clients),
+		health.KeyVault(secrets),
+		health.Cosmos(store),
+		health.Blob(attachments),
+		health.ServiceBus(func() error { return events.Check(context.Background()) }),
+	}, health.Options{TTL: 5 * time.Second, Timeout: 5 * time.Second, Logger: log, Registerer: reg})
 	server := frontendhttp.NewServer(frontendhttp.Deps{
 		Orders: store, Attachments: attachments, Receipts: receipts, Publisher: publisher,
 		Secrets: secrets, Catalog: catalog, Hub: hub, Checker: checker, Assets: web.Files(), Logger: log, Metrics: m,
@@ -121,21 +147,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		AllowedTypes:       cfg.Frontend.AllowedAttachmentTypes,
 	})
 
-	// Background work stops when bg is cancelled, after the HTTP server drained.
-	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBG()
-	var wg sync.WaitGroup
-	wg.Go(func() { events.Run(bg) })
-	wg.Go(func() { secrets.Run(bg) })
-	if cfg.Frontend.ReconcileInterval > 0 {
-		rec := &orders.Reconciler{Orders: store, Publisher: publisher, MinAge: cfg.Frontend.ReconcileMinAge, Logger: log,
-			Resent: func(*orders.Order) { m.ReconcilerResends.Inc() }}
-		wg.Go(func() { _ = rec.Run(bg, cfg.Frontend.ReconcileInterval) })
-	}
-
+	// Listen before starting any goroutine, so that no return path leaves one running.
 	ln, err := net.Listen("tcp", cfg.Frontend.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Frontend.HTTPAddr, err)
+		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.Frontend.HTTPAddr, err)
 	}
 	httpServer := &nethttp.Server{
 		Handler:           server,
@@ -150,30 +165,45 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		WriteTimeout: 5 * time.Minute,
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:  func(net.Listener) context.Context { return bg },
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpServer.Serve(ln) }()
-	log.Info("frontend listening", "addr", ln.Addr().String(), "auth", clients.Auth(),
-		"reconcile_interval", cfg.Frontend.ReconcileInterval)
 
+	// Background work stops when bg is cancelled, after the HTTP server drained, so
+	// that requests in flight still have the feed, the key refresher and the
+	// reconciler; every goroutine is joined before run returns.
+	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBG()
+	httpServer.BaseContext = func(net.Listener) context.Context { return bg }
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	wg.Go(func() {
+		if err := httpServer.Serve(ln); !errors.Is(err, nethttp.ErrServerClosed) {
+			serveErr <- fmt.Errorf("http server: %w", err)
+		}
+	})
+	wg.Go(func() { events.Run(bg) })
+	wg.Go(func() { secrets.Run(bg) })
+	if cfg.Frontend.ReconcileInterval > 0 {
+		rec := &orders.Reconciler{Orders: store, Publisher: publisher, MinAge: cfg.Frontend.ReconcileMinAge, Logger: log,
+			Resent: func(*orders.Order) { m.ReconcilerResends.Inc() }}
+		wg.Go(func() { _ = rec.Run(bg, cfg.Frontend.ReconcileInterval) })
+	}
+	log.Info("frontend started", "addr", ln.Addr().String(), "auth", clients.Auth(),
+		"reconcile_interval", cfg.Frontend.ReconcileInterval)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	var failed error
 	select {
-	case err := <-serveErr:
-		return fmt.Errorf("http server: %w", err)
+	case failed = <-serveErr:
 	case <-ctx.Done():
 	}
-	stop() // a second signal now kills the process at once
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	log.Info("frontend stopping", "timeout", cfg.ShutdownTimeout)
 	shutdown(log, server, hub, httpServer, cfg.ShutdownTimeout, getenv)
 	cancelBG()
 	wg.Wait()
-
-	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = receiver.Close(cctx)
-	_ = publisher.Close(cctx)
 	log.Info("stopped")
-	return nil
+	return failed
 }
 
 // shutdown stops taking traffic and drains within timeout: readiness fails
@@ -193,33 +223,5 @@ func shutdown(log *slog.Logger, server *frontendhttp.Server, hub *frontendhttp.H
 	if err := httpServer.Shutdown(ctx); err != nil {
 		log.Warn("requests still running at the shutdown deadline; closing them", "err", err)
 		_ = httpServer.Close()
-	}
-}
-
-// dependencyChecks are the probes behind /readyz and the identity panel. Each
-// asks for something that does not exist: "not found" proves the service is
-// reachable and the identity may read it, without needing any data.
-func dependencyChecks(clients *azure.Clients, store *cosmos.Store, attachments *blob.Attachments, secrets *keyvault.Secrets, events *feed.Feed) []frontendhttp.Check {
-	notFoundIsFine := func(err error) error {
-		if err == nil || orders.ErrorCode(err) == orders.ENOTFOUND {
-			return nil
-		}
-		return err
-	}
-	return []frontendhttp.Check{
-		{Name: "entra-id", Probe: clients.CheckIdentity},
-		{Name: "keyvault", Probe: secrets.Refresh},
-		{Name: "cosmos", Probe: func(ctx context.Context) error {
-			_, err := store.GetByCustomer(ctx, "readyz", "readyz")
-			return notFoundIsFine(err)
-		}},
-		{Name: "blob", Probe: func(ctx context.Context) error {
-			rc, _, err := attachments.Get(ctx, "readyz", "readyz")
-			if rc != nil {
-				rc.Close()
-			}
-			return notFoundIsFine(err)
-		}},
-		{Name: "servicebus", Probe: events.Check},
 	}
 }

@@ -9,57 +9,53 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/contoso/orderflow/platform/health"
 )
 
-func TestReadyzCachesAndReports(t *testing.T) {
-	var calls atomic.Int32
-	fail := atomic.Bool{}
-	now := time.Unix(0, 0)
-	c := &Checker{
-		Checks: map[string]Check{
-			"cosmos": func(context.Context) error { calls.Add(1); return nil },
-			"keyvault": func(context.Context) error {
-				calls.Add(1)
-				if fail.Load() {
-					return errors.New("key vault: access denied")
-				}
-				return nil
-			},
-		},
-		TTL: time.Second,
-		Now: func() time.Time { return now },
+// TestReadyz checks the backend's probes with its own checks' scopes: a shared
+// dependency (Key Vault) failing reports degraded with 200, the identity failing 503.
+func TestReadyz(t *testing.T) {
+	var kvFails, idFails atomic.Bool
+	fails := func(b *atomic.Bool, msg string) func(context.Context) error {
+		return func(context.Context) error {
+			if b.Load() {
+				return errors.New(msg)
+			}
+			return nil
+		}
 	}
-	srv := httptest.NewServer(c.Handler())
+	checker := health.New([]health.Check{
+		{Name: "entra-id", Scope: health.Own, Probe: fails(&idFails, "no identity")},
+		{Name: "keyvault", Scope: health.Shared, Probe: fails(&kvFails, "key vault: access denied")},
+	}, health.Options{TTL: time.Nanosecond})
+	srv := httptest.NewServer(Handler(checker, nil))
 	defer srv.Close()
-	get := func(path string) (int, map[string]any) {
+	get := func(path string) (int, health.Report) {
 		resp, err := http.Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var m map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
+		var r health.Report
+		_ = json.NewDecoder(resp.Body).Decode(&r)
+		return resp.StatusCode, r
 	}
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)
 	}
-	if code, m := get("/readyz"); code != 200 || m["status"] != "ready" {
-		t.Errorf("/readyz = %d %v", code, m)
+	if code, r := get("/readyz"); code != 200 || r.Status != health.ReportOK {
+		t.Errorf("/readyz = %d %+v", code, r)
 	}
-	fail.Store(true)
-	// Cached: still ready, no new calls.
-	if code, _ := get("/readyz"); code != 200 || calls.Load() != 2 {
-		t.Errorf("cached /readyz = %d after %d calls", code, calls.Load())
+	kvFails.Store(true)
+	time.Sleep(time.Millisecond)
+	code, r := get("/readyz")
+	if code != 200 || r.Status != health.ReportDegraded || r.Checks[1].Name != "keyvault" || r.Checks[1].Error != "key vault: access denied" {
+		t.Errorf("Key Vault failing: /readyz = %d %+v, want 200 degraded", code, r)
 	}
-	now = now.Add(2 * time.Second)
-	code, m := get("/readyz")
-	if code != 503 || m["status"] != "not ready" {
-		t.Fatalf("/readyz = %d %v", code, m)
-	}
-	checks := m["checks"].([]any)
-	kv := checks[1].(map[string]any)
-	if kv["name"] != "keyvault" || kv["result"] != "key vault: access denied" {
-		t.Errorf("checks = %v", checks)
+	idFails.Store(true)
+	time.Sleep(time.Millisecond)
+	if code, r := get("/readyz"); code != 503 || r.Status != health.ReportUnready {
+		t.Errorf("identity failing: /readyz = %d %+v, want 503 unready", code, r)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/contoso/orderflow/platform/health"
 	"github.com/contoso/orderflow/platform/metrics"
 )
 
@@ -14,7 +15,7 @@ import (
 func TestMetricsEndpoint(t *testing.T) {
 	m := metrics.New(metrics.NewRegistry(), metrics.Backend)
 	m.OrdersCompleted.Inc()
-	srv := httptest.NewServer((&Checker{Metrics: m.Handler()}).Handler())
+	srv := httptest.NewServer(Handler(health.New(nil, health.Options{}), m.Handler()))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + metrics.Path)
 	if err != nil {
@@ -32,7 +33,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 
 	// Without Metrics there is no such endpoint.
-	bare := httptest.NewServer((&Checker{}).Handler())
+	bare := httptest.NewServer(Handler(health.New(nil, health.Options{}), nil))
 	defer bare.Close()
 	resp, err = http.Get(bare.URL + metrics.Path)
 	if err != nil {

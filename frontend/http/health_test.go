@@ -17,16 +17,26 @@ import (
 	"time"
 
 	"github.com/contoso/orderflow/frontend/web"
+	"github.com/contoso/orderflow/platform/health"
 )
 
+// TestReadyzCachesAndFails checks the frontend's /readyz: results cached for the
+// TTL, a shared dependency failing keeps 200 as "degraded", its own identity
+// failing gives 503, and draining gives 503 while /healthz stays 200.
 func TestReadyzCachesAndFails(t *testing.T) {
 	var calls atomic.Int32
-	var fail atomic.Bool
+	var cosmosFails, identityFails atomic.Bool
 	checks := []Check{
-		{Name: "cosmos", Probe: func(context.Context) error {
+		{Name: "cosmos", Scope: health.Shared, Probe: func(context.Context) error {
 			calls.Add(1)
-			if fail.Load() {
+			if cosmosFails.Load() {
 				return errors.New("dial tcp: connection refused\nlots of detail")
+			}
+			return nil
+		}},
+		{Name: "entra-id", Scope: health.Own, Probe: func(context.Context) error {
+			if identityFails.Load() {
+				return errors.New("no identity")
 			}
 			return nil
 		}},
@@ -36,37 +46,47 @@ func TestReadyzCachesAndFails(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 
-	get := func() (int, string) {
+	get := func() (int, health.Report, string) {
 		resp, err := http.Get(ts.URL + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		var r health.Report
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("readyz body %q: %v", b, err)
+		}
+		return resp.StatusCode, r, string(b)
 	}
-	if code, _ := get(); code != 200 {
-		t.Fatalf("ready: %d", code)
+	if code, r, _ := get(); code != 200 || r.Status != health.ReportOK {
+		t.Fatalf("ready: %d %+v", code, r)
 	}
 	get()
 	if calls.Load() != 1 {
 		t.Errorf("%d probes for two requests within the TTL, want 1", calls.Load())
 	}
-	fail.Store(true)
+	cosmosFails.Store(true)
 	time.Sleep(250 * time.Millisecond)
-	code, body := get()
-	if code != http.StatusServiceUnavailable {
-		t.Fatalf("failing dependency: %d", code)
+	code, r, body := get()
+	if code != http.StatusOK || !r.Ready || r.Status != health.ReportDegraded || r.Checks[0].Status != health.StatusError {
+		t.Fatalf("shared dependency failing: %d %s; want 200 degraded", code, body)
 	}
 	if strings.Contains(body, "lots of detail") {
 		t.Errorf("readyz shows more than the first line of the error: %s", body)
 	}
+	identityFails.Store(true)
+	time.Sleep(250 * time.Millisecond)
+	if code, r, body := get(); code != http.StatusServiceUnavailable || r.Ready || r.Status != health.ReportUnready {
+		t.Errorf("own identity failing: %d %s; want 503 unready", code, body)
+	}
 
-	fail.Store(false)
+	cosmosFails.Store(false)
+	identityFails.Store(false)
 	time.Sleep(250 * time.Millisecond)
 	srv.BeginDrain()
-	if code, _ := get(); code != http.StatusServiceUnavailable {
-		t.Errorf("draining: %d, want 503", code)
+	if code, r, _ := get(); code != http.StatusServiceUnavailable || r.Status != health.ReportDraining {
+		t.Errorf("draining: %d %+v, want 503 draining", code, r)
 	}
 	resp, _ := http.Get(ts.URL + "/healthz")
 	if resp.StatusCode != 200 {
