@@ -133,14 +133,15 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 	}
 
-	// The same checks as the frontend's, one per dependency (platform/health).
+	// The same checks as the frontend's, one per dependency, with the defaults:
+	// results cached 5 s, each check within health.DefaultTimeout (platform/health).
 	checker := phealth.New([]phealth.Check{
 		phealth.Entra(clients),
 		phealth.KeyVault(secrets),
 		phealth.Cosmos(store),
 		phealth.Blob(receipts),
 		phealth.ServiceBus(w.Healthy),
-	}, phealth.Options{TTL: 5 * time.Second, Timeout: 5 * time.Second, Logger: log, Registerer: reg})
+	}, phealth.Options{Logger: log, Registerer: reg})
 
 	// Listen before starting any goroutine, so that no return path leaves one running.
 	ln, err := net.Listen("tcp", cfg.Backend.HealthAddr)

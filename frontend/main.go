@@ -126,14 +126,15 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 	hub := frontendhttp.NewHub()
 	events := feed.New(receiver, hub, log)
 
-	// The same checks as the backend's, one per dependency (platform/health).
+	// The same checks as the backend's, one per dependency, with the defaults:
+	// results cached 5 s, each check within health.DefaultTimeout (platform/health).
 	checker := health.New([]health.Check{
 		health.Entra(clients),
 		health.KeyVault(secrets),
 		health.Cosmos(store),
 		health.Blob(attachments),
 		health.ServiceBus(func() error { return events.Check(context.Background()) }),
-	}, health.Options{TTL: 5 * time.Second, Timeout: 5 * time.Second, Logger: log, Registerer: reg})
+	}, health.Options{Logger: log, Registerer: reg})
 	server := frontendhttp.NewServer(frontendhttp.Deps{
 		Orders: store, Attachments: attachments, Receipts: receipts, Publisher: publisher,
 		Secrets: secrets, Catalog: catalog, Hub: hub, Checker: checker, Assets: web.Files(), Logger: log, Metrics: m,

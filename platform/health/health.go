@@ -110,13 +110,18 @@ func (r Report) HTTPStatus() int {
 	return http.StatusServiceUnavailable
 }
 
+// DefaultTimeout bounds each check. It stays below the kubelet's default probe
+// timeout (timeoutSeconds: 1, which the Deployments keep): a slow shared
+// dependency must show as an error in a 200 "degraded" answer, not as a probe
+// that timed out, which the kubelet counts as unready on every replica at once.
+const DefaultTimeout = 800 * time.Millisecond
+
 // Options tune a Checker; the zero value is usable.
 type Options struct {
 	// TTL is how long results stay fresh (default 5 s): a probe from every
 	// kubelet each few seconds then costs at most one round per TTL.
 	TTL time.Duration
-	// Timeout bounds each check (default 5 s), below the kubelet's patience so
-	// that a hung dependency shows as an error rather than a probe timeout.
+	// Timeout bounds each check (default DefaultTimeout).
 	Timeout time.Duration
 	Logger  *slog.Logger
 	// Registerer, if set, gets the orderflow_dependency_up gauge, so dependency
@@ -144,7 +149,7 @@ func New(checks []Check, o Options) *Checker {
 		o.TTL = 5 * time.Second
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 5 * time.Second
+		o.Timeout = DefaultTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -234,3 +234,12 @@ type pinger struct{}
 func (pinger) Ping(context.Context) error          { return nil }
 func (pinger) Refresh(context.Context) error       { return nil }
 func (pinger) CheckIdentity(context.Context) error { return nil }
+
+// TestDefaultTimeoutBelowKubelet pins the default below the kubelet's default
+// 1 s probe timeout, so a slow dependency is an error in the body, not a probe
+// the kubelet gave up on.
+func TestDefaultTimeoutBelowKubelet(t *testing.T) {
+	if c := New(nil, Options{}); c.opts.Timeout != DefaultTimeout || DefaultTimeout >= time.Second {
+		t.Errorf("timeout %v, DefaultTimeout %v; want below 1s", c.opts.Timeout, DefaultTimeout)
+	}
+}
