@@ -59,7 +59,7 @@ func main() {
 // started has returned when it does. ready, if not nil, receives the health
 // server's address once it listens (for tests).
 func run(ctx context.Context, getenv func(string) string, logOut io.Writer, ready chan<- string) error {
-	cfg, err := config.Load(getenv)
+	cfg, err := config.LoadFor(config.Backend, getenv)
 	if err != nil {
 		return err // a *config.Error, which says "configuration: …" itself
 	}

@@ -61,7 +61,7 @@ func main() {
 // when it does. ready, if not nil, receives the HTTP address once it listens (for
 // tests).
 func run(ctx context.Context, getenv func(string) string, logOut io.Writer, ready chan<- string) error {
-	cfg, err := config.Load(getenv)
+	cfg, err := config.LoadFor(config.Frontend, getenv)
 	if err != nil {
 		return err // a *config.Error, which says "configuration: …" itself
 	}
