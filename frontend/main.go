@@ -10,15 +10,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	nethttp "net/http"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/contoso/orderflow/frontend/api"
 	"github.com/contoso/orderflow/frontend/feed"
-	frontendhttp "github.com/contoso/orderflow/frontend/http"
+	"github.com/contoso/orderflow/frontend/hub"
 	"github.com/contoso/orderflow/frontend/web"
 	"github.com/contoso/orderflow/platform/azure"
 	"github.com/contoso/orderflow/platform/blob"
@@ -123,7 +124,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 		_ = receiver.Close(cctx)
 	}()
 	catalog := orders.DefaultCatalog()
-	hub := frontendhttp.NewHub()
+	hub := hub.NewHub()
 	events := feed.New(receiver, hub, log)
 
 	// The same checks as the backend's, one per dependency, with the defaults:
@@ -135,14 +136,14 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 		health.Blob(attachments),
 		health.ServiceBus(func() error { return events.Check(context.Background()) }),
 	}, health.Options{Logger: log, Registerer: reg})
-	server := frontendhttp.NewServer(frontendhttp.Deps{
+	server := api.NewServer(api.Deps{
 		Orders: store, Attachments: attachments, Receipts: receipts, Publisher: publisher,
 		Secrets: secrets, Catalog: catalog, Hub: hub, Checker: checker, Assets: web.Files(), Logger: log, Metrics: m,
-		Identity: frontendhttp.Identity{
+		Identity: api.Identity{
 			Service: "frontend", ClientID: cfg.Identity.ClientID, TenantID: cfg.Identity.TenantID,
 			AuthorityHost: cfg.Identity.AuthorityHost, TokenFile: cfg.Identity.FederatedTokenFile,
 		},
-	}, frontendhttp.Limits{
+	}, api.Limits{
 		MaxBodyBytes:       cfg.Frontend.MaxBodyBytes,
 		MaxAttachmentBytes: cfg.Frontend.MaxAttachmentBytes,
 		AllowedTypes:       cfg.Frontend.AllowedAttachmentTypes,
@@ -153,7 +154,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.Frontend.HTTPAddr, err)
 	}
-	httpServer := &nethttp.Server{
+	httpServer := &http.Server{
 		Handler:           server,
 		ReadHeaderTimeout: 10 * time.Second,
 		// ReadTimeout is only the hard cap on one request: a 10 MiB attachment in
@@ -177,7 +178,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 1)
 	wg.Go(func() {
-		if err := httpServer.Serve(ln); !errors.Is(err, nethttp.ErrServerClosed) {
+		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			serveErr <- fmt.Errorf("http server: %w", err)
 		}
 	})
@@ -212,7 +213,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 // the load balancers, then SSE streams are told to end (Shutdown does not wait
 // for or cancel hijacked-length responses like them), then in-flight requests
 // get the rest of the deadline.
-func shutdown(log *slog.Logger, server *frontendhttp.Server, hub *frontendhttp.Hub, httpServer *nethttp.Server, timeout time.Duration, getenv func(string) string) {
+func shutdown(log *slog.Logger, server *api.Server, hub *hub.Hub, httpServer *http.Server, timeout time.Duration, getenv func(string) string) {
 	deadline := time.Now().Add(timeout)
 	server.BeginDrain()
 	if getenv("KUBERNETES_SERVICE_HOST") != "" {

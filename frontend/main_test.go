@@ -6,7 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	nethttp "net/http"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	frontendhttp "github.com/contoso/orderflow/frontend/http"
+	"github.com/contoso/orderflow/frontend/api"
+	"github.com/contoso/orderflow/frontend/hub"
 	"github.com/contoso/orderflow/platform/config"
 	"github.com/contoso/orderflow/platform/orders"
 	"github.com/contoso/orderflow/platform/orders/orderstest"
@@ -34,18 +35,18 @@ func TestShutdownEndsStreamsAndDrains(t *testing.T) {
 	if err := store.Create(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
-	hub := frontendhttp.NewHub()
+	hub := hub.NewHub()
 	log := slog.New(slog.DiscardHandler)
-	server := frontendhttp.NewServer(frontendhttp.Deps{Orders: store, Hub: hub, Logger: log}, frontendhttp.Limits{Heartbeat: time.Hour, Poll: time.Hour})
+	server := api.NewServer(api.Deps{Orders: store, Hub: hub, Logger: log}, api.Limits{Heartbeat: time.Hour, Poll: time.Hour})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	httpServer := &nethttp.Server{Handler: server}
+	httpServer := &http.Server{Handler: server}
 	go httpServer.Serve(ln)
 	base := "http://" + ln.Addr().String()
 
-	resp, err := nethttp.Get(base + "/api/orders/" + o.ID + "/events")
+	resp, err := http.Get(base + "/api/orders/" + o.ID + "/events")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,17 +80,17 @@ func TestShutdownEndsStreamsAndDrains(t *testing.T) {
 	if d := time.Since(start); d > timeout/2 {
 		t.Errorf("shutdown took %v; the open stream held it up", d)
 	}
-	if _, err := nethttp.Get(base + "/healthz"); err == nil {
+	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("server still accepts connections after shutdown")
 	}
 }
 
 func TestShutdownFailsReadinessFirst(t *testing.T) {
-	server := frontendhttp.NewServer(frontendhttp.Deps{}, frontendhttp.Limits{})
+	server := api.NewServer(api.Deps{}, api.Limits{})
 	server.BeginDrain()
 	rec := httptest.NewRecorder()
-	server.ServeHTTP(rec, httptest.NewRequest(nethttp.MethodGet, "/readyz", nil))
-	if rec.Code != nethttp.StatusServiceUnavailable {
+	server.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("readyz while draining: %d", rec.Code)
 	}
 }

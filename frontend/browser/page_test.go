@@ -17,7 +17,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	frontendhttp "github.com/contoso/orderflow/frontend/http"
+	"github.com/contoso/orderflow/frontend/api"
+	"github.com/contoso/orderflow/frontend/hub"
 	"github.com/contoso/orderflow/frontend/internal/browsertest"
 	"github.com/contoso/orderflow/frontend/web"
 	"github.com/contoso/orderflow/platform/orders"
@@ -35,22 +36,22 @@ type app struct {
 func startApp(t *testing.T, delay time.Duration) *app {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	hub := frontendhttp.NewHub()
+	hub := hub.NewHub()
 	a := &app{orders: orderstest.NewOrders(), receipts: orderstest.NewReceipts()}
 	secrets := orderstest.NewSecrets("3f1c0ffee", []byte("browser-test-signing-key-0123456"))
 	pub := &queue{ch: make(chan string, 64)}
-	srv := frontendhttp.NewServer(frontendhttp.Deps{
+	srv := api.NewServer(api.Deps{
 		Orders: a.orders, Attachments: orderstest.NewAttachments(), Receipts: a.receipts, Publisher: pub,
 		Secrets: secrets, Hub: hub, Assets: web.Files(),
-		Identity: frontendhttp.Identity{Service: "frontend", ClientID: "11111111-2222-3333-4444-555555555555",
+		Identity: api.Identity{Service: "frontend", ClientID: "11111111-2222-3333-4444-555555555555",
 			TenantID: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", AuthorityHost: "https://login.local.test/"},
-		Checker: frontendhttp.NewChecker([]frontendhttp.Check{
+		Checker: api.NewChecker([]api.Check{
 			{Name: "keyvault", Probe: func(context.Context) error { return nil }},
 			{Name: "cosmos", Probe: func(context.Context) error { return nil }},
 			{Name: "blob", Probe: func(context.Context) error { return nil }},
 			{Name: "servicebus", Probe: func(context.Context) error { return nil }},
 		}, time.Second, time.Second, nil),
-	}, frontendhttp.Limits{Poll: time.Second, MaxAttachmentBytes: 1 << 20})
+	}, api.Limits{Poll: time.Second, MaxAttachmentBytes: 1 << 20})
 	ts := httptest.NewServer(srv)
 	a.url = ts.URL
 	done := make(chan struct{})
@@ -76,7 +77,7 @@ func (q *queue) PublishOrderPlaced(_ context.Context, o *orders.Order) error {
 }
 
 // worker completes each placed order after delay, as the backend would.
-func worker(ctx context.Context, placed <-chan string, a *app, secrets *orderstest.Secrets, hub *frontendhttp.Hub, delay time.Duration) {
+func worker(ctx context.Context, placed <-chan string, a *app, secrets *orderstest.Secrets, hub *hub.Hub, delay time.Duration) {
 	for {
 		var id string
 		select {

@@ -1,4 +1,4 @@
-package http
+package hub
 
 import (
 	"sync"
@@ -17,9 +17,9 @@ type StatusEvent struct {
 	// At is when the status changed, RFC 3339, as the producer stated it.
 	At string `json:"at,omitempty"`
 
-	// trace is the span that delivered the event from the topic (invalid for a
+	// Trace is the span that delivered the event from the topic (invalid for a
 	// status read from the store), continued by the SSE push.
-	trace trace.SpanContext
+	Trace trace.SpanContext `json:"-"`
 }
 
 // subscriberBuffer is how many events a slow SSE client may fall behind before

@@ -1,7 +1,8 @@
-package http
+package api
 
 import (
 	"context"
+	"github.com/contoso/orderflow/frontend/hub"
 	"io"
 	"log/slog"
 	"net/http"
@@ -50,7 +51,7 @@ func BenchmarkPlaceOrderTracing(b *testing.B) {
 	runs := make([]*run, len(variants))
 	for i, v := range variants {
 		clock := &sdkClock{}
-		hub := NewHub()
+		hub := hub.NewHub()
 		defer hub.Close()
 		runs[i] = &run{clock: clock, own: make([]time.Duration, 0, b.N), srv: NewServer(Deps{
 			Orders:    timedOrders{orderstest.NewOrders(), clock},

@@ -1,4 +1,4 @@
-package http
+package hub
 
 import (
 	"sync"

@@ -1,8 +1,9 @@
-package http
+package api
 
 import (
 	"bytes"
 	"context"
+	"github.com/contoso/orderflow/frontend/hub"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,7 +28,7 @@ type fixture struct {
 	attachments *orderstest.Attachments
 	receipts    *orderstest.Receipts
 	secrets     *orderstest.Secrets
-	hub         *Hub
+	hub         *hub.Hub
 	log         *bytes.Buffer
 	metrics     *metrics.Metrics
 }
@@ -42,7 +43,7 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 		attachments: orderstest.NewAttachments(),
 		receipts:    orderstest.NewReceipts(),
 		secrets:     orderstest.NewSecrets("v1", []byte("test-signing-key-0123456789abcdef")),
-		hub:         NewHub(),
+		hub:         hub.NewHub(),
 		log:         &logBuf,
 		metrics:     metrics.New(metrics.NewRegistry(), metrics.Frontend),
 	}

@@ -1,7 +1,8 @@
-package http
+package api
 
 import (
 	"context"
+	"github.com/contoso/orderflow/frontend/hub"
 	"io"
 	"log/slog"
 	"net/http"
@@ -55,7 +56,7 @@ func (p timedPublisher) PublishOrderPlaced(ctx context.Context, o *orders.Order)
 // reports the p50 and p99 of that own time. The target is under 1 ms at p50.
 func BenchmarkPlaceOrderOverhead(b *testing.B) {
 	clock := &sdkClock{}
-	hub := NewHub()
+	hub := hub.NewHub()
 	defer hub.Close()
 	srv := NewServer(Deps{
 		Orders:    timedOrders{orderstest.NewOrders(), clock},

@@ -1,14 +1,13 @@
-package http
+package api
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/contoso/orderflow/frontend/hub"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/contoso/orderflow/platform/orders"
 )
@@ -68,7 +67,7 @@ func (s *Server) orderEvents(c echo.Context) error {
 	poll := time.NewTicker(s.limits.Poll)
 	defer poll.Stop()
 	for {
-		var next StatusEvent
+		var next hub.StatusEvent
 		source := "topic"
 		select {
 		case <-ctx.Done():
@@ -113,8 +112,8 @@ func terminal(s string) bool {
 	return s == string(orders.StatusCompleted) || s == string(orders.StatusFailed)
 }
 
-func statusEventOf(o *orders.Order) StatusEvent {
-	return StatusEvent{OrderID: o.ID, Status: string(o.Status), Reason: o.FailureReason, At: o.UpdatedAt.UTC().Format(time.RFC3339Nano)}
+func statusEventOf(o *orders.Order) hub.StatusEvent {
+	return hub.StatusEvent{OrderID: o.ID, Status: string(o.Status), Reason: o.FailureReason, At: o.UpdatedAt.UTC().Format(time.RFC3339Nano)}
 }
 
 // sseStream writes SSE frames and flushes each one.
@@ -132,28 +131,10 @@ func (s sseStream) raw(frame string) error {
 
 // send writes one "status" event; its id is the status, which is enough for a
 // human reading the stream and harmless if a client sends it back.
-func (s sseStream) send(ev StatusEvent) error {
+func (s sseStream) send(ev hub.StatusEvent) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}
 	return s.raw("event: status\nid: " + ev.Status + "\ndata: " + string(b) + "\n\n")
-}
-
-// PublishEvent feeds one CloudEvent from the order-events topic into the hub;
-// ctx is the feed's consumer span for the message, which the SSE push continues.
-// It returns an *orders.Error for events that are not for the page (EUNSUPPORTED
-// for other types, EINVALID for malformed ones) so the receiver can settle the
-// message accordingly.
-func (h *Hub) PublishEvent(ctx context.Context, e orders.Event) (int, error) {
-	d, err := e.OrderCompleted()
-	if err != nil {
-		return 0, err
-	}
-	return h.Publish(StatusEvent{
-		OrderID: d.OrderID,
-		Status:  string(orders.StatusCompleted),
-		At:      d.CompletedAt.UTC().Format(time.RFC3339Nano),
-		trace:   trace.SpanContextFromContext(ctx),
-	}), nil
 }

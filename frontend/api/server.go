@@ -4,9 +4,10 @@
 //
 // The package depends on the domain's interfaces only; main wires the Azure
 // adapters in and tests wire in-memory fakes.
-package http
+package api
 
 import (
+	"github.com/contoso/orderflow/frontend/hub"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -33,7 +34,7 @@ type Deps struct {
 	Secrets     orders.SecretSource
 	Catalog     *orders.Catalog
 
-	Hub      *Hub
+	Hub      *hub.Hub
 	Checker  *Checker
 	Identity Identity
 	// Assets is the page (frontend/web); nil serves the API only.
@@ -113,7 +114,7 @@ type Server struct {
 	secrets      orders.SecretSource
 	catalog      *orders.Catalog
 	placer       *orders.Placer
-	hub          *Hub
+	hub          *hub.Hub
 	checker      *Checker
 	identityInfo Identity
 	log          *slog.Logger
@@ -134,7 +135,7 @@ func NewServer(d Deps, limits Limits) *Server {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	if d.Hub == nil {
-		d.Hub = NewHub()
+		d.Hub = hub.NewHub()
 	}
 	if d.Checker == nil {
 		d.Checker = NewChecker(nil, time.Second, time.Second, d.Logger)

@@ -1,7 +1,8 @@
-package http
+package api
 
 import (
 	"context"
+	"github.com/contoso/orderflow/frontend/hub"
 
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/attribute"
@@ -11,7 +12,7 @@ import (
 )
 
 // tracerName is the instrumentation scope of the spans this package starts.
-const tracerName = "github.com/contoso/orderflow/frontend/http"
+const tracerName = "github.com/contoso/orderflow/frontend/api"
 
 // routeSpan names the request's span (started by otelhttp around Echo) "METHOD
 // route" with the route template, e.g. "GET /api/orders/:id", and sets http.route,
@@ -34,13 +35,13 @@ func routeSpan(next echo.HandlerFunc) echo.HandlerFunc {
 // a span in that trace (the one that began with the POST that placed the order),
 // linked to this stream's request span; every status sent is also an event on the
 // request span, so the stream's own trace shows what it delivered.
-func (s *Server) sendStatus(ctx context.Context, st sseStream, ev StatusEvent, source string) error {
+func (s *Server) sendStatus(ctx context.Context, st sseStream, ev hub.StatusEvent, source string) error {
 	attrs := []attribute.KeyValue{attribute.String("orderflow.order.id", ev.OrderID), attribute.String("orderflow.order.status", ev.Status), attribute.String("orderflow.sse.source", source)}
 	trace.SpanFromContext(ctx).AddEvent("sse.status", trace.WithAttributes(attrs...))
-	if !ev.trace.IsValid() {
+	if !ev.Trace.IsValid() {
 		return st.send(ev)
 	}
-	_, span := s.tracer.Start(trace.ContextWithSpanContext(ctx, ev.trace), "sse.push",
+	_, span := s.tracer.Start(trace.ContextWithSpanContext(ctx, ev.Trace), "sse.push",
 		trace.WithLinks(trace.LinkFromContext(ctx)), trace.WithAttributes(attrs...))
 	err := st.send(ev)
 	if err != nil {

@@ -1,9 +1,10 @@
-package http
+package api
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/contoso/orderflow/frontend/hub"
 	"net/http"
 	"strings"
 	"testing"
@@ -56,19 +57,19 @@ func openSSE(t *testing.T, f *fixture, path string) (<-chan sseFrame, *http.Resp
 }
 
 // nextStatus waits for the next "status" event, skipping comments and retry frames.
-func nextStatus(t *testing.T, ch <-chan sseFrame, within time.Duration) (StatusEvent, bool) {
+func nextStatus(t *testing.T, ch <-chan sseFrame, within time.Duration) (hub.StatusEvent, bool) {
 	t.Helper()
 	timeout := time.After(within)
 	for {
 		select {
 		case fr, ok := <-ch:
 			if !ok {
-				return StatusEvent{}, false
+				return hub.StatusEvent{}, false
 			}
 			if fr.event != "status" {
 				continue
 			}
-			var ev StatusEvent
+			var ev hub.StatusEvent
 			if err := json.Unmarshal([]byte(fr.data), &ev); err != nil {
 				t.Fatalf("status data %q: %v", fr.data, err)
 			}
@@ -79,7 +80,7 @@ func nextStatus(t *testing.T, ch <-chan sseFrame, within time.Duration) (StatusE
 	}
 }
 
-func waitSubscribers(t *testing.T, h *Hub, id string, n int) {
+func waitSubscribers(t *testing.T, h *hub.Hub, id string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for h.Subscribers(id) != n {
@@ -224,7 +225,7 @@ func TestEventsUnknownOrder(t *testing.T) {
 }
 
 func TestPublishEventIgnoresOtherTypes(t *testing.T) {
-	h := NewHub()
+	h := hub.NewHub()
 	o := &orders.Order{ID: "o-1", CustomerID: "c"}
 	placed, err := orders.NewOrderPlacedEvent(o, "/test", time.Now())
 	if err != nil {

@@ -1,7 +1,8 @@
-package http
+package api
 
 import (
 	"context"
+	"github.com/contoso/orderflow/frontend/hub"
 	"io"
 	"log/slog"
 	"net/http"
@@ -35,7 +36,7 @@ func tracedServer(t *testing.T, limits Limits) (*Server, *httptest.Server, *trac
 	store := orderstest.NewOrders()
 	srv := NewServer(Deps{
 		Orders: store, Publisher: orderstest.NewPublisher(), Attachments: orderstest.NewAttachments(),
-		Receipts: orderstest.NewReceipts(), Hub: NewHub(),
+		Receipts: orderstest.NewReceipts(), Hub: hub.NewHub(),
 		Logger:         telemetry.NewLogger(&syncWriter{w: logs}, slog.LevelInfo, "frontend"),
 		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)),
 	}, limits)
