@@ -18,9 +18,6 @@ import (
 	"github.com/contoso/orderflow/platform/orders"
 )
 
-// DefaultAttachmentTypes is the default content-type allow-list.
-var DefaultAttachmentTypes = []string{"application/pdf", "image/png", "image/jpeg", "text/plain"}
-
 // sniffable are the types http.DetectContentType recognises. An attachment
 // declared as one of them must also look like it, so a renamed executable
 // declared as image/png is refused rather than stored and later served.

@@ -56,7 +56,7 @@ type Limits struct {
 	MaxBodyBytes int64
 	// MaxAttachmentBytes bounds one attachment (default orders.MaxAttachmentBytes).
 	MaxAttachmentBytes int64
-	// AllowedTypes is the attachment media type allow-list (default DefaultAttachmentTypes).
+	// AllowedTypes is the attachment media type allow-list (default orders.DefaultAttachmentTypes).
 	AllowedTypes []string
 	// Heartbeat is the interval of SSE comment lines that keep proxies from
 	// closing an idle stream (default 15 s).
@@ -83,7 +83,7 @@ func (l Limits) withDefaults() Limits {
 		l.MaxAttachmentBytes = orders.MaxAttachmentBytes
 	}
 	if len(l.AllowedTypes) == 0 {
-		l.AllowedTypes = DefaultAttachmentTypes
+		l.AllowedTypes = orders.DefaultAttachmentTypes
 	}
 	if l.Heartbeat <= 0 {
 		l.Heartbeat = 15 * time.Second

@@ -154,7 +154,7 @@ func Variables() []Var {
 		{Name: EnvHTTPAddr, Service: Frontend, Default: ":8080", Description: "Listen address of the HTTP service: the page, the API, /healthz, /readyz and /metrics (Prometheus; docs/architecture.md#metrics).", Fix: "set it to a listen address such as :8080"},
 		{Name: EnvMaxBodyBytes, Service: Frontend, Default: strconv.Itoa(orders.MaxBodyBytes), Description: "Largest JSON request body, in bytes.", Min: "1024", Max: "1048576"},
 		{Name: EnvMaxAttachmentBytes, Service: Frontend, Default: strconv.Itoa(orders.MaxAttachmentBytes), Description: "Largest attachment, in bytes (10 MiB).", Min: "1", Max: "268435456"},
-		{Name: EnvAllowedAttachmentTypes, Service: Frontend, Default: "image/png,image/jpeg,application/pdf,text/plain",
+		{Name: EnvAllowedAttachmentTypes, Service: Frontend, Default: strings.Join(orders.DefaultAttachmentTypes, ","),
 			Description: "Comma-separated media types accepted as attachments.", Fix: "set it to a comma-separated list of media types such as image/png,application/pdf"},
 
 		{Name: EnvHealthAddr, Service: Backend, Default: ":8090", Description: "Listen address of /healthz, /readyz and /metrics (Prometheus; docs/architecture.md#metrics).", Fix: "set it to a listen address such as :8090"},

@@ -26,6 +26,10 @@ const (
 	MaxContinuationLength   = 4096         // bytes in a ListByCustomer continuation token
 )
 
+// DefaultAttachmentTypes are the media types accepted as attachments unless the
+// configuration (ALLOWED_ATTACHMENT_TYPES) narrows or widens the list.
+var DefaultAttachmentTypes = []string{"image/png", "image/jpeg", "application/pdf", "text/plain"}
+
 // PlaceOrderInput is what a customer submits to place an order.
 type PlaceOrderInput struct {
 	CustomerID string `json:"customerId"`
