@@ -5,7 +5,8 @@
 #                                interop clients from npm, Chromium, shellcheck and the
 #                                Python AMQP clients from Debian)
 #   scripts/test.sh -short       the app's fast loop: every module but localazure, unit
-#                                tests only, no installs, no race detector, go vet
+#                                tests only, no installs, no race detector, go vet, and
+#                                go test's cache for packages that did not change
 #   scripts/test.sh -localazure  localazure only, as a full run (installs, race, vet,
 #                                staticcheck)
 # Extra arguments go to `go test` (e.g. -run TestX).
@@ -46,5 +47,9 @@ if [[ $mode != short ]]; then
   go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 "${pkgs[@]}"
   race=(-race)
 fi
+# Full runs run every test every time; the fast loop lets go test's cache skip the
+# packages whose code and inputs did not change since they last passed.
+count=(-count=1)
+[[ $mode == short ]] && count=()
 echo "== go test ${race[*]} ${args[*]}"
-go test -count=1 -timeout 15m "${race[@]}" "${args[@]}" "${pkgs[@]}"
+go test "${count[@]}" -timeout 15m "${race[@]}" "${args[@]}" "${pkgs[@]}"
