@@ -142,6 +142,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 		Identity: api.Identity{
 			Service: "frontend", ClientID: cfg.Identity.ClientID, TenantID: cfg.Identity.TenantID,
 			AuthorityHost: cfg.Identity.AuthorityHost, TokenFile: cfg.Identity.FederatedTokenFile,
+			TraceView: cfg.Frontend.TraceViewURL,
 		},
 	}, api.Limits{
 		MaxBodyBytes:       cfg.Frontend.MaxBodyBytes,

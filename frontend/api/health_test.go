@@ -113,7 +113,8 @@ func TestIdentityPanel(t *testing.T) {
 		{Name: "servicebus", Probe: func(context.Context) error { return errors.New("unreachable") }},
 	}
 	srv := NewServer(Deps{
-		Identity: Identity{Service: "frontend", ClientID: "client-123", TenantID: "tenant-456", AuthorityHost: "https://login.example/", TokenFile: path},
+		Identity: Identity{Service: "frontend", ClientID: "client-123", TenantID: "tenant-456", AuthorityHost: "https://login.example/", TokenFile: path,
+			TraceView: "http://127.0.0.1:8402/"},
 		Checker:  NewChecker(checks, time.Second, time.Second, log),
 		Logger:   log,
 	}, Limits{})
@@ -132,7 +133,7 @@ func TestIdentityPanel(t *testing.T) {
 	}
 	if v.ClientID != "client-123" || v.TenantID != "tenant-456" || v.Token == nil ||
 		v.Token.Issuer != "https://oidc.example/cluster" || v.Token.Subject != "system:serviceaccount:orderflow:frontend" ||
-		len(v.Token.Audience) != 1 || v.Token.ExpiresAt.Year() != 2030 {
+		len(v.Token.Audience) != 1 || v.Token.ExpiresAt.Year() != 2030 || v.TraceView != "http://127.0.0.1:8402/" {
 		t.Errorf("identity %+v token %+v", v, v.Token)
 	}
 	if len(v.Dependencies) != 2 || !v.Dependencies[0].Reachable || v.Dependencies[1].Reachable || v.Dependencies[1].Error == "" {
@@ -146,7 +147,7 @@ func TestIdentityPanelWithoutToken(t *testing.T) {
 	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/identity", nil))
 	var v identityView
 	_ = json.Unmarshal(rec.Body.Bytes(), &v)
-	if rec.Code != 200 || v.Token != nil || v.TokenError == "" {
+	if rec.Code != 200 || v.Token != nil || v.TokenError == "" || v.TraceView != "" {
 		t.Errorf("status %d view %+v", rec.Code, v)
 	}
 }

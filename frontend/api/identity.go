@@ -23,6 +23,8 @@ type Identity struct {
 	TenantID      string
 	AuthorityHost string
 	TokenFile     string
+	// TraceView is where the page links for traces and the access log ("" = none).
+	TraceView string
 }
 
 // tokenClaims is the part of the projected token the panel shows: who issued
@@ -44,6 +46,7 @@ type identityView struct {
 	Token         *tokenClaims  `json:"token,omitempty"`
 	TokenError    string        `json:"tokenError,omitempty"`
 	Dependencies  []CheckResult `json:"dependencies"`
+	TraceView     string        `json:"traceView,omitempty"`
 }
 
 // identity serves the workshop's identity panel.
@@ -54,6 +57,7 @@ func (s *Server) identity(c echo.Context) error {
 		ClientID:      id.ClientID,
 		TenantID:      id.TenantID,
 		AuthorityHost: id.AuthorityHost,
+		TraceView:     id.TraceView,
 		Dependencies:  s.checker.Results(c.Request().Context()),
 	}
 	if v.Dependencies == nil {

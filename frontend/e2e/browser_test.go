@@ -33,6 +33,11 @@ func TestPageOnTheStack(t *testing.T) {
 	if err := browsertest.WaitFor(ctx, `document.querySelector("#identity").textContent.includes("system:serviceaccount:orderflow:frontend")`, 15*time.Second); err != nil {
 		t.Error(err)
 	}
+	// localazure gives the frontend TRACE_VIEW_URL (endpointEnv.traceView), and the
+	// page links there.
+	if err := browsertest.WaitFor(ctx, `!document.querySelector("#trace-view").hidden && document.querySelector("#trace-view-link").href.startsWith("http://127.0.0.1:")`, 15*time.Second); err != nil {
+		t.Errorf("trace view link: %v", err)
+	}
 
 	// An invalid order first: the error appears next to the quantity.
 	if err := chromedp.Do(ctx,

@@ -332,6 +332,10 @@
       dd.textContent = v;
       dl.append(dt, dd);
     }
+    if (id.traceView) {
+      $("trace-view-link").href = id.traceView;
+      $("trace-view").hidden = false;
+    }
     deps.replaceChildren();
     for (const d of id.dependencies || []) {
       const li = document.createElement("li");

@@ -59,6 +59,7 @@ type ServiceBus struct {
 // FrontendSettings are read only by the frontend.
 type FrontendSettings struct {
 	HTTPAddr               string
+	TraceViewURL           string // "" = the page shows no link
 	MaxBodyBytes           int64
 	MaxAttachmentBytes     int64
 	AllowedAttachmentTypes []string
@@ -241,6 +242,7 @@ func load(getenv func(string) string) (Config, *loader) {
 
 	c.Frontend = FrontendSettings{
 		HTTPAddr:           l.addr(EnvHTTPAddr),
+		TraceViewURL:       l.str(EnvTraceViewURL),
 		MaxBodyBytes:       l.int64(EnvMaxBodyBytes),
 		MaxAttachmentBytes: l.int64(EnvMaxAttachmentBytes),
 	}
@@ -258,6 +260,9 @@ func load(getenv func(string) string) (Config, *loader) {
 	}
 	if len(c.Frontend.AllowedAttachmentTypes) == 0 {
 		l.missing(EnvAllowedAttachmentTypes, "")
+	}
+	if u := c.Frontend.TraceViewURL; u != "" {
+		l.httpsURL(EnvTraceViewURL, u, true) // plain http is fine: a link, no credential
 	}
 	c.Frontend.ReconcileMinAge = l.duration(EnvReconcileMinAge)
 	if s := l.str(EnvReconcileInterval); s != "0" {
