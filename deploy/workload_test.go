@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	awi "github.com/Azure/azure-workload-identity/pkg/webhook"
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,6 +15,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/contoso/orderflow/platform/health"
 )
 
 // The label and annotation the workload identity webhook acts on, from its own package.
@@ -134,6 +137,15 @@ func checkDeployment(d *appsv1.Deployment, sas map[string]*corev1.ServiceAccount
 		}
 		if _, ok := ports[pr.probe.HTTPGet.Port.StrVal]; !ok {
 			fail("%s probe port %v is not a named container port", pr.name, pr.probe.HTTPGet.Port.String())
+		}
+	}
+	// /readyz must answer within the probe's timeout, or a slow dependency reads as
+	// "unready" on every replica at once; the service bounds its checks by
+	// health.DefaultTimeout and needs a little time to write the answer.
+	if r := c.ReadinessProbe; r != nil {
+		timeout := time.Duration(max(r.TimeoutSeconds, 1)) * time.Second // the kubelet's default is 1 s
+		if timeout < health.DefaultTimeout+150*time.Millisecond {
+			fail("readiness probe timeout %s leaves /readyz (checks bounded by %s) no time to answer", timeout, health.DefaultTimeout)
 		}
 	}
 	wantPort := map[string]int32{"frontend": 8080, "backend": 8090}[d.Name]
