@@ -120,6 +120,12 @@ func (l *Loop) Run(ctx context.Context, handle func(context.Context, *Message)) 
 		if l.Flow != nil && len(msgs) < n {
 			l.Flow.Release(n - len(msgs))
 		}
+		if err == nil {
+			// The broker answered: healthy again from now, not only once the
+			// handler is through with the batch.
+			l.lastErr.Store(nil)
+			backoff = minB
+		}
 		for _, m := range msgs {
 			handle(ctx, m)
 		}
@@ -136,9 +142,6 @@ func (l *Loop) Run(ctx context.Context, handle func(context.Context, *Message)) 
 			case <-after(backoff):
 			}
 			backoff = min(backoff*2, maxB)
-			continue
 		}
-		l.lastErr.Store(nil)
-		backoff = minB
 	}
 }
