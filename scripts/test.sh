@@ -37,6 +37,13 @@ if [[ $mode != short ]]; then
   ./scripts/install-test-deps.sh
 fi
 
+echo "== gofmt"
+dirs=("${pkgs[@]%/...}")
+unformatted=$(gofmt -l "${dirs[@]}")
+if [[ -n $unformatted ]]; then
+  printf 'gofmt would change these files (run make fmt):\n%s\n' "$unformatted" >&2
+  exit 1
+fi
 echo "== go vet"
 go vet "${pkgs[@]}"
 race=()

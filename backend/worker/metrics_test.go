@@ -5,24 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/contoso/orderflow/platform/metrics"
+	"github.com/contoso/orderflow/platform/metrics/metricstest"
 	"github.com/contoso/orderflow/platform/orders"
 	"github.com/contoso/orderflow/platform/servicebus"
 )
-
-// samples returns how many observations a histogram (or one child of a vector) holds.
-func samples(t *testing.T, h prometheus.Observer) uint64 {
-	t.Helper()
-	var m dto.Metric
-	if err := h.(prometheus.Metric).Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetHistogram().GetSampleCount()
-}
 
 // TestWorkerMetricsFollowAnOrder runs the redelivery scenario of
 // TestWorkerEndToEndWithRedelivery with metrics: the order completes once however
@@ -55,16 +44,16 @@ func TestWorkerMetricsFollowAnOrder(t *testing.T) {
 	if got := testutil.ToFloat64(m.OrdersCompleted); got != 1 {
 		t.Errorf("orders completed = %v, want 1 (a redelivery is not a second completion)", got)
 	}
-	if n := samples(t, m.OrderLatency); n != 1 {
+	if n := metricstest.Samples(t, m.OrderLatency); n != 1 {
 		t.Errorf("order latency observed %d times, want 1", n)
 	}
-	if n := samples(t, m.MessageProcessing.WithLabelValues("complete")); n != 2 {
+	if n := metricstest.Samples(t, m.MessageProcessing.WithLabelValues("complete")); n != 2 {
 		t.Errorf("processing{complete} = %d, want 2", n)
 	}
-	if n := samples(t, m.MessageProcessing.WithLabelValues("abandon")); n != 2 {
+	if n := metricstest.Samples(t, m.MessageProcessing.WithLabelValues("abandon")); n != 2 {
 		t.Errorf("processing{abandon} = %d, want 2 (the two blob failures)", n)
 	}
-	if n := samples(t, m.MessageDeliveries); n != 4 {
+	if n := metricstest.Samples(t, m.MessageDeliveries); n != 4 {
 		t.Errorf("deliveries observed %d times, want 4", n)
 	}
 	if got := testutil.ToFloat64(m.OrdersFailed); got != 0 {
@@ -86,7 +75,7 @@ func TestWorkerMetricsDeadLetters(t *testing.T) {
 	if got := testutil.ToFloat64(m.DeadLetters.WithLabelValues(ReasonInvalidMessage)); got != 1 {
 		t.Errorf("dead letters{InvalidMessage} = %v, want 1", got)
 	}
-	if n := samples(t, m.MessageProcessing.WithLabelValues("dead_letter")); n != 1 {
+	if n := metricstest.Samples(t, m.MessageProcessing.WithLabelValues("dead_letter")); n != 1 {
 		t.Errorf("processing{dead_letter} = %d, want 1", n)
 	}
 }
@@ -132,7 +121,7 @@ func TestWorkerMetricsLockRenewalsAndLosses(t *testing.T) {
 	if got := testutil.ToFloat64(m.LockLosses); got != 1 {
 		t.Errorf("lock losses = %v, want 1", got)
 	}
-	if n := samples(t, m.MessageProcessing.WithLabelValues("none")); n != 1 {
+	if n := metricstest.Samples(t, m.MessageProcessing.WithLabelValues("none")); n != 1 {
 		t.Errorf("processing{none} = %d, want 1 (lost lock, not settled)", n)
 	}
 }

@@ -115,8 +115,8 @@ func TestIdentityPanel(t *testing.T) {
 	srv := NewServer(Deps{
 		Identity: Identity{Service: "frontend", ClientID: "client-123", TenantID: "tenant-456", AuthorityHost: "https://login.example/", TokenFile: path,
 			TraceView: "http://127.0.0.1:8402/"},
-		Checker:  NewChecker(checks, time.Second, time.Second, log),
-		Logger:   log,
+		Checker: NewChecker(checks, time.Second, time.Second, log),
+		Logger:  log,
 	}, Limits{})
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/identity", nil))

@@ -8,22 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/contoso/orderflow/platform/metrics"
+	"github.com/contoso/orderflow/platform/metrics/metricstest"
 	"github.com/contoso/orderflow/platform/orders"
 )
-
-func histogramSamples(t *testing.T, o prometheus.Observer) uint64 {
-	t.Helper()
-	var m dto.Metric
-	if err := o.(prometheus.Metric).Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetHistogram().GetSampleCount()
-}
 
 // TestRequestMetricsFollowAnOrder places an order and reads it back: requests are
 // counted per route template with their status, the order as placed, and nothing
@@ -58,7 +48,7 @@ func TestRequestMetricsFollowAnOrder(t *testing.T) {
 			t.Errorf("requests{%s %s %s} = %v, want %v", c.method, c.route, c.code, got, c.want)
 		}
 	}
-	if n := histogramSamples(t, m.HTTPDuration.WithLabelValues("GET", "/api/orders/:id")); n != 2 {
+	if n := metricstest.Samples(t, m.HTTPDuration.WithLabelValues("GET", "/api/orders/:id")); n != 2 {
 		t.Errorf("duration{GET /api/orders/:id} has %d samples, want 2", n)
 	}
 	if got := testutil.ToFloat64(m.OrdersPlaced); got != 1 {

@@ -178,30 +178,6 @@ func TestSettlementSurvivesKill(t *testing.T) {
 	}
 }
 
-func TestSessionStateSurvivesKill(t *testing.T) {
-	dir := t.TempDir()
-	opts := func(o *Options) { o.DataDir = dir; withSessionQueue(o) }
-	tb := startBroker(t, opts)
-	c := tb.client(t)
-	ctx := ctxT(t, 20*time.Second)
-	send(t, c, "sessions", sessionMsg("s1", "m"))
-	r, err := c.AcceptSessionForQueue(ctx, "sessions", "s1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.SetSessionState(ctx, []byte("step-2"), nil); err != nil {
-		t.Fatal(err)
-	}
-	tb2 := startBroker(t, opts) // tb left running, as if killed
-	r2, err := tb2.client(t).AcceptSessionForQueue(ctx, "sessions", "s1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err := r2.GetSessionState(ctx, nil); err != nil || string(st) != "step-2" {
-		t.Fatalf("state after the kill: %q %v", st, err)
-	}
-}
-
 // holdSync makes tb's fsyncs wait until the returned release is called; synced
 // receives once per fsync as it starts.
 func holdSync(tb *testBroker) (synced <-chan struct{}, release func()) {

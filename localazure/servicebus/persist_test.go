@@ -88,31 +88,42 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	}
 }
 
+// TestSessionStatePersists: a session's state set over $management is there after
+// a restart on the same DataDir, whether the broker was closed or killed (a second
+// broker opened while the first still runs, as after kill -9: no final flush).
 func TestSessionStatePersists(t *testing.T) {
-	dir := t.TempDir()
-	opts := func(o *Options) { o.DataDir = dir; withSessionQueue(o) }
-	tb := startBroker(t, opts)
-	c := tb.client(t)
-	ctx := ctxT(t, 20*time.Second)
-	send(t, c, "sessions", sessionMsg("s1", "m"))
-	r, err := c.AcceptSessionForQueue(ctx, "sessions", "s1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.SetSessionState(ctx, []byte("step-2"), nil); err != nil {
-		t.Fatal(err)
-	}
-	c.Close(ctx)
-	tb.Close()
-	tb2 := startBroker(t, opts)
-	r2, err := tb2.client(t).AcceptSessionForQueue(ctx, "sessions", "s1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err := r2.GetSessionState(ctx, nil); err != nil || string(st) != "step-2" {
-		t.Fatalf("state after restart: %q %v", st, err)
-	}
-	if got := receiveSession(t, r2, 1); got[0] != "m" {
-		t.Fatalf("message after restart: %v", got)
+	for _, stop := range []string{"closed", "killed"} {
+		t.Run(stop, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := func(o *Options) { o.DataDir = dir; withSessionQueue(o) }
+			tb := startBroker(t, opts)
+			c := tb.client(t)
+			ctx := ctxT(t, 20*time.Second)
+			send(t, c, "sessions", sessionMsg("s1", "m"))
+			r, err := c.AcceptSessionForQueue(ctx, "sessions", "s1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.SetSessionState(ctx, []byte("step-2"), nil); err != nil {
+				t.Fatal(err)
+			}
+			if stop == "closed" {
+				c.Close(ctx)
+				tb.Close()
+			}
+			tb2 := startBroker(t, opts)
+			r2, err := tb2.client(t).AcceptSessionForQueue(ctx, "sessions", "s1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st, err := r2.GetSessionState(ctx, nil); err != nil || string(st) != "step-2" {
+				t.Fatalf("state after the broker was %s: %q %v", stop, st, err)
+			}
+			if stop == "closed" {
+				if got := receiveSession(t, r2, 1); got[0] != "m" {
+					t.Fatalf("message after restart: %v", got)
+				}
+			}
+		})
 	}
 }

@@ -155,7 +155,7 @@ func Variables() []Var {
 		{Name: EnvHTTPAddr, Service: Frontend, Default: ":8080", Description: "Listen address of the HTTP service: the page, the API, /healthz, /readyz and /metrics (Prometheus; docs/architecture.md#metrics).", Fix: "set it to a listen address such as :8080"},
 		{Name: EnvTraceViewURL, Service: Frontend, Example: "http://127.0.0.1:8402/",
 			Description: "Where the page links for an order's trace and the access log: localazure's trace view (set by `localazure up`), or on AKS an Application Insights or Grafana view. Unset: no link.",
-			Fix: "set it to an http(s) URL, or unset it"},
+			Fix:         "set it to an http(s) URL, or unset it"},
 		{Name: EnvMaxBodyBytes, Service: Frontend, Default: strconv.Itoa(orders.MaxBodyBytes), Description: "Largest JSON request body, in bytes.", Min: "1024", Max: "1048576"},
 		{Name: EnvMaxAttachmentBytes, Service: Frontend, Default: strconv.Itoa(orders.MaxAttachmentBytes), Description: "Largest attachment, in bytes (10 MiB).", Min: "1", Max: "268435456"},
 		{Name: EnvAllowedAttachmentTypes, Service: Frontend, Default: strings.Join(orders.DefaultAttachmentTypes, ","),
