@@ -13,7 +13,7 @@ import (
 
 	"github.com/contoso/orderflow/platform/config"
 
-	localconfig "github.com/contoso/orderflow/localazure/config"
+	"github.com/contoso/orderflow/localazure/stackconfig"
 )
 
 // names is docs/names.md, parsed: the single list every layer is checked against.
@@ -196,9 +196,9 @@ func TestNamesAgreeEverywhere(t *testing.T) {
 
 // readLocalAzure loads localazure.json with the stand-ins' own strict loader, so
 // these checks read the file exactly as `localazure up` does.
-func readLocalAzure(t testing.TB) *localconfig.Config {
+func readLocalAzure(t testing.TB) *stackconfig.Config {
 	t.Helper()
-	c, err := localconfig.Load(filepath.Join(repoRoot(t), "localazure.json"))
+	c, err := stackconfig.Load(filepath.Join(repoRoot(t), "localazure.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

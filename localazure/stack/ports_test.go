@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/contoso/orderflow/localazure/config"
 	"github.com/contoso/orderflow/localazure/stack"
+	"github.com/contoso/orderflow/localazure/stackconfig"
 )
 
 // configOnPorts writes the repository's configuration with the given fixed ports.
 func configOnPorts(t *testing.T, ports []int) string {
 	t.Helper()
-	repo, err := config.Find(".")
+	repo, err := stackconfig.Find(".")
 	if err != nil {
 		t.Fatal(err)
 	}

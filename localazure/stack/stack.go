@@ -19,19 +19,19 @@ import (
 	"github.com/contoso/orderflow/localazure/authz"
 	"github.com/contoso/orderflow/localazure/azurite"
 	"github.com/contoso/orderflow/localazure/blobgate"
-	"github.com/contoso/orderflow/localazure/config"
-	"github.com/contoso/orderflow/localazure/cosmos"
-	"github.com/contoso/orderflow/localazure/entra"
+	"github.com/contoso/orderflow/localazure/cosmosemu"
+	"github.com/contoso/orderflow/localazure/entraemu"
 	"github.com/contoso/orderflow/localazure/fault"
-	"github.com/contoso/orderflow/localazure/keyvault"
-	"github.com/contoso/orderflow/localazure/servicebus"
+	"github.com/contoso/orderflow/localazure/keyvaultemu"
+	"github.com/contoso/orderflow/localazure/servicebusemu"
+	"github.com/contoso/orderflow/localazure/stackconfig"
 	"github.com/contoso/orderflow/localazure/tlsca"
 	"github.com/contoso/orderflow/localazure/traceview"
 )
 
 // Stack is a running local Azure. Its methods are safe for concurrent use.
 type Stack struct {
-	cfg       *config.Config
+	cfg       *stackconfig.Config
 	opts      Options
 	log       *slog.Logger
 	ca        *tlsca.CA
@@ -39,9 +39,9 @@ type Stack struct {
 	tempState bool
 	endpoints Endpoints
 
-	idp    *entra.Server
-	cosmos *cosmos.Server
-	broker *servicebus.Broker
+	idp    *entraemu.Server
+	cosmos *cosmosemu.Server
+	broker *servicebusemu.Broker
 	blob   *azurite.Server
 	faults *fault.Injector
 	access *authz.AccessLog
@@ -66,11 +66,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("localazure: %w", err)
 		}
-		if opts.ConfigPath, err = config.Find(wd); err != nil {
+		if opts.ConfigPath, err = stackconfig.Find(wd); err != nil {
 			return nil, fmt.Errorf("localazure: %w", err)
 		}
 	}
-	cfg, err := config.Load(opts.ConfigPath)
+	cfg, err := stackconfig.Load(opts.ConfigPath)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	ports := cfg.LocalAzure.Ports.WithDefaults()
 	if !opts.FixedPorts {
-		ports = config.Ports{}
+		ports = stackconfig.Ports{}
 	}
 	inProcErr := s.startInProcess(ports, httpTLS)
 	if inProcErr != nil {
@@ -149,7 +149,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 }
 
 // startInProcess binds and serves the Go stand-ins.
-func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
+func (s *Stack) startInProcess(ports stackconfig.Ports, httpTLS *tls.Config) error {
 	la := s.cfg.LocalAzure
 	lnID, err := s.bind("identity", ports.Identity)
 	if err != nil {
@@ -179,13 +179,13 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	e.Authority = "https://" + hostPort(lnID) + "/"
 	e.KeyVault = "https://" + hostPort(lnKV) + "/"
 	e.Cosmos = "https://" + hostPort(lnCosmos) + "/"
-	e.CosmosKey = cosmos.EmulatorKey
+	e.CosmosKey = cosmosemu.EmulatorKey
 	e.ServiceBusAMQP = hostPort(lnAMQP)
 	e.ServiceBusAMQPS = hostPort(lnAMQPS)
 	// Plain HTTP on loopback, as the OTLP exporters' default endpoint scheme is.
 	e.TraceView = "http://" + hostPort(lnTraces) + "/"
 	s.traces = traceview.NewStore(traceViewTraces, traceViewSpans)
-	e.ServiceBusConnectionString = "Endpoint=sb://" + e.ServiceBusAMQP + ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=" + servicebus.EmulatorKey + ";UseDevelopmentEmulator=true;"
+	e.ServiceBusConnectionString = "Endpoint=sb://" + e.ServiceBusAMQP + ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=" + servicebusemu.EmulatorKey + ";UseDevelopmentEmulator=true;"
 
 	// Identity first: every other stand-in verifies its tokens.
 	if err := s.startIdentity(lnID, httpTLS); err != nil {
@@ -198,7 +198,7 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	if err != nil {
 		return err
 	}
-	kv, err := keyvault.New(keyvault.Options{
+	kv, err := keyvaultemu.New(keyvaultemu.Options{
 		VaultURL: e.KeyVault, TenantID: la.TenantID, Verifier: verifier, Policy: policy, Seed: seed,
 		DataDir: s.dataDir("keyvault"),
 		Logger:  s.log.With("service", "keyvault"),
@@ -209,15 +209,15 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	s.serveHTTP("keyvault", kv.Handler(), lnKV, httpTLS)
 	s.serveTraceView(lnTraces)
 
-	var dbs []cosmos.Database
+	var dbs []cosmosemu.Database
 	for _, d := range la.Cosmos.Databases {
-		db := cosmos.Database{ID: d.ID}
+		db := cosmosemu.Database{ID: d.ID}
 		for _, c := range d.Containers {
-			db.Containers = append(db.Containers, cosmos.Container{ID: c.ID, PartitionKeyPath: c.PartitionKeyPath})
+			db.Containers = append(db.Containers, cosmosemu.Container{ID: c.ID, PartitionKeyPath: c.PartitionKeyPath})
 		}
 		dbs = append(dbs, db)
 	}
-	if s.cosmos, err = cosmos.New(cosmos.Options{
+	if s.cosmos, err = cosmosemu.New(cosmosemu.Options{
 		Endpoint: e.Cosmos, Verifier: verifier, Policy: policy, Databases: dbs,
 		DataDir: s.dataDir("cosmos"), Logger: s.log, // it names itself
 
@@ -226,7 +226,7 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 	}
 	s.serveHTTP("cosmos", s.cosmos.Handler(), lnCosmos, httpTLS)
 
-	if s.broker, err = servicebus.New(servicebus.Options{
+	if s.broker, err = servicebusemu.New(servicebusemu.Options{
 		Namespace: host, Entities: s.cfg.UserConfig, Verifier: verifier, Policy: policy,
 		DataDir: s.dataDir("servicebus"), Logger: s.log.With("service", "servicebus"),
 	}); err != nil {
@@ -248,7 +248,7 @@ func (s *Stack) startInProcess(ports config.Ports, httpTLS *tls.Config) error {
 			defer s.bg.Done()
 			// net.ErrClosed: Close shuts the AMQPS mux before the broker, so its
 			// listener may report closing first. Neither is a failure.
-			if err := s.broker.Serve(ln); err != nil && !errors.Is(err, servicebus.ErrClosed) && !errors.Is(err, net.ErrClosed) {
+			if err := s.broker.Serve(ln); err != nil && !errors.Is(err, servicebusemu.ErrClosed) && !errors.Is(err, net.ErrClosed) {
 				s.log.Error("service bus stopped accepting", "err", err)
 			}
 		}()
@@ -286,11 +286,11 @@ func (s *Stack) startIdentity(ln net.Listener, httpTLS *tls.Config) error {
 	la := s.cfg.LocalAzure
 	authority := "https://" + hostPort(ln)
 	const issuerPath = "/oidc"
-	var ws []entra.Workload
+	var ws []entraemu.Workload
 	for _, w := range la.Workloads {
-		ew := entra.Workload{Name: w.Name, Namespace: w.Namespace, ServiceAccount: w.ServiceAccount, ClientID: w.ClientID, ObjectID: w.ObjectID}
+		ew := entraemu.Workload{Name: w.Name, Namespace: w.Namespace, ServiceAccount: w.ServiceAccount, ClientID: w.ClientID, ObjectID: w.ObjectID}
 		for _, f := range w.FederatedCredentials {
-			fc := entra.FederatedCredential{Name: f.Name, Issuer: f.Issuer, Subject: f.Subject, Audiences: f.Audiences}
+			fc := entraemu.FederatedCredential{Name: f.Name, Issuer: f.Issuer, Subject: f.Subject, Audiences: f.Audiences}
 			if fc.Issuer == "" {
 				fc.Issuer = authority + issuerPath
 			}
@@ -301,7 +301,7 @@ func (s *Stack) startIdentity(ln net.Listener, httpTLS *tls.Config) error {
 		}
 		ws = append(ws, ew)
 	}
-	idp, err := entra.New(entra.Options{
+	idp, err := entraemu.New(entraemu.Options{
 		TenantID: la.TenantID, AuthorityURL: authority, IssuerPath: issuerPath, Workloads: ws,
 		TokenDir: filepath.Join(s.stateDir, "tokens"), TokenTTL: s.opts.TokenTTL,
 		Resources: s.endpointResources(), Logger: s.log.With("service", "identity"),
@@ -455,14 +455,14 @@ func (s *Stack) dataDir(service string) string {
 	return filepath.Join(s.opts.DataDir, service)
 }
 
-func seedSecrets(secrets []config.Secret) ([]keyvault.Secret, error) {
-	var out []keyvault.Secret
+func seedSecrets(secrets []stackconfig.Secret) ([]keyvaultemu.Secret, error) {
+	var out []keyvaultemu.Secret
 	for _, sec := range secrets {
 		v, err := sec.ResolveValue(nil)
 		if err != nil {
 			return nil, fmt.Errorf("localazure: key vault: %w", err)
 		}
-		ks := keyvault.Secret{Name: sec.Name, Value: v, ContentType: sec.ContentType, Tags: sec.Tags, Enabled: sec.Enabled}
+		ks := keyvaultemu.Secret{Name: sec.Name, Value: v, ContentType: sec.ContentType, Tags: sec.Tags, Enabled: sec.Enabled}
 		nbf, exp := sec.Times()
 		if !nbf.IsZero() {
 			ks.NotBefore = &nbf
@@ -479,7 +479,7 @@ func seedSecrets(secrets []config.Secret) ([]keyvault.Secret, error) {
 func (s *Stack) Endpoints() Endpoints { return s.endpoints }
 
 // Config is the configuration the stack runs.
-func (s *Stack) Config() *config.Config { return s.cfg }
+func (s *Stack) Config() *stackconfig.Config { return s.cfg }
 
 // CAFile is the CA certificate's path, what SSL_CERT_FILE names.
 func (s *Stack) CAFile() string { return s.ca.CertPath() }

@@ -12,7 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"golang.org/x/net/websocket"
 
-	"github.com/contoso/orderflow/localazure/servicebus"
+	"github.com/contoso/orderflow/localazure/servicebusemu"
 )
 
 // TestServiceBusOverWebSockets: a client using the WebSockets transport reaches the
@@ -53,7 +53,7 @@ func TestServiceBusOverWebSockets(t *testing.T) {
 	if err := s.SendMessage(ctx, &azservicebus.Message{Body: []byte("over websockets")}, nil); err != nil {
 		t.Fatalf("send over WebSockets with the frontend's token: %v", err)
 	}
-	if want := "wss://" + ns + servicebus.WebSocketPath; host != want {
+	if want := "wss://" + ns + servicebusemu.WebSocketPath; host != want {
 		t.Errorf("client dialed %q, want %q", host, want)
 	}
 	// Drain it with the backend over plain AMQPS on the same port.
@@ -73,7 +73,7 @@ func TestServiceBusOverWebSockets(t *testing.T) {
 // the launcher's AMQPS port too.
 func TestServiceBusWebSocketTrailingSlash(t *testing.T) {
 	ns := st.Env("frontend")["SERVICEBUS_NAMESPACE"]
-	cfg, err := websocket.NewConfig("wss://"+ns+servicebus.WebSocketPath+"/", "https://"+ns+"/")
+	cfg, err := websocket.NewConfig("wss://"+ns+servicebusemu.WebSocketPath+"/", "https://"+ns+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestServiceBusWebSocketTrailingSlash(t *testing.T) {
 	cfg.Protocol = []string{"AMQPWSB10"}
 	ws, err := websocket.DialConfig(cfg)
 	if err != nil {
-		t.Fatalf("upgrade at %s/: %v", servicebus.WebSocketPath, err)
+		t.Fatalf("upgrade at %s/: %v", servicebusemu.WebSocketPath, err)
 	}
 	defer ws.Close()
 	ws.PayloadType = websocket.BinaryFrame

@@ -19,7 +19,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/contoso/orderflow/localazure/config"
+	"github.com/contoso/orderflow/localazure/stackconfig"
 )
 
 func main() {
@@ -31,7 +31,7 @@ func main() {
 
 	// The same strict loader as `localazure up`: a file the stand-ins would refuse is
 	// refused here too, with the same field-naming message.
-	cfg, err := config.Load(*path)
+	cfg, err := stackconfig.Load(*path)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func main() {
 }
 
 // seed creates every resource, each step retried until ctx ends.
-func seed(ctx context.Context, la config.LocalAzure, getenv func(string) string, logf func(string, ...any)) error {
+func seed(ctx context.Context, la stackconfig.LocalAzure, getenv func(string) string, logf func(string, ...any)) error {
 	steps, err := plan(la, getenv)
 	if err != nil {
 		return err

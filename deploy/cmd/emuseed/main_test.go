@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/contoso/orderflow/localazure/config"
+	"github.com/contoso/orderflow/localazure/stackconfig"
 	"github.com/contoso/orderflow/platform/azure"
 )
 
@@ -180,9 +180,9 @@ func TestSeedNeedsItsSettings(t *testing.T) {
 }
 
 // testLocalAzure decodes testConfig's LocalAzure section, the part seeding reads.
-func testLocalAzure(t *testing.T) config.LocalAzure {
+func testLocalAzure(t *testing.T) stackconfig.LocalAzure {
 	t.Helper()
-	var f struct{ LocalAzure config.LocalAzure }
+	var f struct{ LocalAzure stackconfig.LocalAzure }
 	if err := json.Unmarshal([]byte(testConfig), &f); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func testLocalAzure(t *testing.T) config.LocalAzure {
 // TestPlanFromTheRepositoryConfig loads the project's own localazure.json with the
 // stand-ins' strict loader, as main does, and plans one step per resource in it.
 func TestPlanFromTheRepositoryConfig(t *testing.T) {
-	cfg, err := config.Load("../../../localazure.json")
+	cfg, err := stackconfig.Load("../../../localazure.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,11 +16,11 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/contoso/orderflow/platform/azure"
 
-	"github.com/contoso/orderflow/localazure/config"
+	"github.com/contoso/orderflow/localazure/stackconfig"
 )
 
 // plan turns the configuration into steps, failing early on a missing setting.
-func plan(la config.LocalAzure, getenv func(string) string) ([]step, error) {
+func plan(la stackconfig.LocalAzure, getenv func(string) string) ([]step, error) {
 	var steps []step
 	if len(la.Cosmos.Databases) > 0 {
 		endpoint, key := getenv("COSMOS_ENDPOINT"), getenv("COSMOS_KEY")

@@ -6,8 +6,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/contoso/orderflow/localazure/config"
 	"github.com/contoso/orderflow/localazure/fault"
+	"github.com/contoso/orderflow/localazure/stackconfig"
 )
 
 const faultUsage = `usage:
@@ -75,7 +75,7 @@ func faultCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "cleared %d run-time faults (those in %s stay)\n", len(rules), configPath)
 	case "list":
-		if cfg, err := config.Load(configPath); err == nil {
+		if cfg, err := stackconfig.Load(configPath); err == nil {
 			for _, c := range cfg.LocalAzure.Faults {
 				fmt.Fprintf(stdout, "config   %s\n", c)
 			}

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/contoso/orderflow/localazure/azurite"
-	"github.com/contoso/orderflow/localazure/config"
+	"github.com/contoso/orderflow/localazure/stackconfig"
 )
 
 // buildLauncher compiles this command once per test binary.
@@ -60,7 +60,7 @@ func freePorts(t *testing.T, n int) []int {
 // does not collide with a developer's running stack or with parallel tests.
 func testConfig(t *testing.T) (path string, ports []int) {
 	t.Helper()
-	repo, err := config.Find(".")
+	repo, err := stackconfig.Find(".")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/contoso/orderflow/localazure/config"
 	"github.com/contoso/orderflow/localazure/fault"
 	"github.com/contoso/orderflow/localazure/stack"
+	"github.com/contoso/orderflow/localazure/stackconfig"
 )
 
 // execFlags collects repeated --exec workload=command values.
@@ -56,7 +56,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 func (c *commonFlags) resolve() (configPath, stateDir string, err error) {
 	configPath = c.configPath
 	if configPath == "" {
-		if configPath, err = config.Find("."); err != nil {
+		if configPath, err = stackconfig.Find("."); err != nil {
 			return "", "", err
 		}
 	}
@@ -101,7 +101,7 @@ func up(args []string, began time.Time, stdout, stderr io.Writer) error {
 	}
 
 	// Check --exec against the configuration before binding anything.
-	cfg, err := config.Load(configPath)
+	cfg, err := stackconfig.Load(configPath)
 	if err != nil {
 		return err
 	}
