@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,8 +95,19 @@ func TestRepositoryConfig(t *testing.T) {
 	if tp := ns.Topics[0]; tp.Name != "order-events" || tp.Subscriptions[0].Name != "frontend" {
 		t.Errorf("topic = %+v", tp)
 	}
-	if got := c.LocalAzure.Ports.WithDefaults(); got != (stackconfig.Ports{Identity: 8400, KeyVault: 8401, Cosmos: 8081, Blob: 10000, ServiceBusAMQP: 5672, ServiceBusAMQPS: 5671, TraceView: 8402}) {
-		t.Errorf("ports = %+v", got)
+	// The ports are the file's (the docs suggest changing them when one is taken),
+	// so only their shape is pinned: every stand-in has one, and no two share one.
+	seen := map[int]string{}
+	for _, u := range c.StandInPorts() {
+		if u.Port < 1 || u.Port > 65535 || seen[u.Port] != "" {
+			t.Errorf("%s = %d (also %s)", u.Field, u.Port, seen[u.Port])
+		}
+		seen[u.Port] = u.Field
+	}
+	// Each service is told where to listen under its own variable, and the page's
+	// address is the one announced.
+	if fe.Listen["HTTP_ADDR"] == 0 || fe.Open != "HTTP_ADDR" || be.Listen["HEALTH_ADDR"] == 0 {
+		t.Errorf("listen: frontend %v open %q, backend %v", fe.Listen, fe.Open, be.Listen)
 	}
 }
 
@@ -182,8 +194,34 @@ func TestValidationMessages(t *testing.T) {
 			[]string{`LocalAzure.workloads[0].federatedCredentials[0].name: must be a string, not the number 7`}},
 		{"port as string", func(m map[string]any) { la(m)["ports"].(map[string]any)["cosmos"] = "8081" },
 			[]string{`LocalAzure.ports.cosmos: must be a number, not the string "8081"`}},
-		{"port clash", func(m map[string]any) { la(m)["ports"].(map[string]any)["keyVault"] = 8400.0 },
+		{"port clash", func(m map[string]any) {
+			la(m)["ports"].(map[string]any)["keyVault"] = 8400.0
+			la(m)["ports"].(map[string]any)["identity"] = 8400.0
+		},
 			[]string{`LocalAzure.ports.keyVault: port 8400 is also LocalAzure.ports.identity; give each service its own port`}},
+		{"default port clash", func(m map[string]any) {
+			delete(la(m)["ports"].(map[string]any), "identity")
+			la(m)["ports"].(map[string]any)["cosmos"] = float64(stackconfig.DefaultIdentityPort)
+		}, []string{`LocalAzure.ports.cosmos: port 8400 is also LocalAzure.ports.identity; give each service its own port`}},
+		{"listen clashes with a stand-in", func(m map[string]any) {
+			la(m)["ports"].(map[string]any)["cosmos"] = 7001.0
+			item(la(m), "workloads", 1)["listen"] = map[string]any{"HEALTH_ADDR": 7001.0}
+		}, []string{`LocalAzure.workloads[1].listen.HEALTH_ADDR: port 7001 is also LocalAzure.ports.cosmos; give each listener its own port`}},
+		{"listen clashes with another workload", func(m map[string]any) {
+			item(la(m), "workloads", 0)["listen"] = map[string]any{"HTTP_ADDR": 7002.0}
+			item(la(m), "workloads", 1)["listen"] = map[string]any{"HEALTH_ADDR": 7002.0}
+		}, []string{`LocalAzure.workloads[1].listen.HEALTH_ADDR: port 7002 is also LocalAzure.workloads[0].listen.HTTP_ADDR; give each listener its own port`}},
+		{"listen name and range", func(m map[string]any) {
+			item(la(m), "workloads", 1)["listen"] = map[string]any{"HEALTH-ADDR": 7003.0, "AZURE_CLIENT_ID": 7004.0, "PPROF_ADDR": 70000.0}
+		}, []string{
+			`LocalAzure.workloads[1].listen.HEALTH-ADDR: is not an environment variable name`,
+			`LocalAzure.workloads[1].listen.AZURE_CLIENT_ID: is set by the local stack itself`,
+			`LocalAzure.workloads[1].listen.PPROF_ADDR: 70000 is not a TCP port; use 1 to 65535`,
+		}},
+		{"listen also in env", func(m map[string]any) { item(la(m), "workloads", 0)["env"] = map[string]any{"HTTP_ADDR": ":9000"} },
+			[]string{`LocalAzure.workloads[0].listen.HTTP_ADDR: is also set in env; the listen port gives it its value, so remove it from env`}},
+		{"open not a listen variable", func(m map[string]any) { item(la(m), "workloads", 0)["open"] = "HTTP_PORT" },
+			[]string{`LocalAzure.workloads[0].open: "HTTP_PORT" is not one of this workload's listen variables ("HTTP_ADDR"); name one of them, or leave it out`}},
 		{"port range", func(m map[string]any) { la(m)["ports"].(map[string]any)["blob"] = 70000.0 },
 			[]string{`LocalAzure.ports.blob: 70000 is not a TCP port; use 1 to 65535, or leave it out for the default 10000`}},
 		{"tenant", func(m map[string]any) { la(m)["tenantId"] = "contoso" },
@@ -325,7 +363,62 @@ func TestDefaultsAndResolution(t *testing.T) {
 	if v != "hello" || s.IsEnabled() || exp.Year() != 2030 {
 		t.Fatalf("secret: value %q enabled %v exp %v", v, s.IsEnabled(), exp)
 	}
-	if c.LocalAzure.Ports.WithDefaults().Identity != 8400 {
+	if c.LocalAzure.Ports.WithDefaults().Identity != stackconfig.DefaultIdentityPort {
 		t.Fatal("default identity port")
+	}
+}
+
+// TestShiftPorts: one offset moves every stand-in's port (defaults included) and
+// every workload's listen port; a port pushed out of range names its field.
+func TestShiftPorts(t *testing.T) {
+	_, c := repoConfig(t)
+	before := c.StandInPorts()
+	fe, _ := c.Workload("frontend")
+	be, _ := c.Workload("backend")
+	httpPort, healthPort := fe.Listen["HTTP_ADDR"], be.Listen["HEALTH_ADDR"]
+	if err := c.ShiftPorts(100); err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range c.StandInPorts() {
+		if u.Port != before[i].Port+100 {
+			t.Errorf("%s = %d, want %d", u.Field, u.Port, before[i].Port+100)
+		}
+	}
+	fe, _ = c.Workload("frontend")
+	be, _ = c.Workload("backend")
+	if fe.Listen["HTTP_ADDR"] != httpPort+100 || be.Listen["HEALTH_ADDR"] != healthPort+100 {
+		t.Errorf("listen ports %v %v, want %d and %d", fe.Listen, be.Listen, httpPort+100, healthPort+100)
+	}
+	addrs := fe.ListenAddrs(nil)
+	if len(addrs) != 1 || addrs[0].Addr != fmt.Sprintf("127.0.0.1:%d", httpPort+100) || !addrs[0].Open || addrs[0].URL() != fmt.Sprintf("http://127.0.0.1:%d/", httpPort+100) {
+		t.Errorf("frontend addresses %+v", addrs)
+	}
+
+	_, c = repoConfig(t)
+	err := c.ShiftPorts(65000)
+	if err == nil || !strings.Contains(err.Error(), "--port-offset 65000: LocalAzure.ports.identity:") || !strings.Contains(err.Error(), "not a TCP port; use an offset from") ||
+		!strings.Contains(err.Error(), "LocalAzure.workloads[0].listen.HTTP_ADDR:") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestListenAddrOverride: a variable the caller set itself wins, as given, and its
+// wildcard host is dialled on loopback.
+func TestListenAddrOverride(t *testing.T) {
+	w := stackconfig.Workload{Listen: map[string]int{"HTTP_ADDR": 8080, "ADMIN_ADDR": 8081}, Open: "HTTP_ADDR"}
+	got := w.ListenAddrs(func(v string) (string, bool) {
+		if v == "HTTP_ADDR" {
+			return ":9000", true
+		}
+		return "", false
+	})
+	if len(got) != 2 || got[0].Var != "ADMIN_ADDR" || got[0].Addr != "127.0.0.1:8081" || got[0].Overridden ||
+		got[1].Addr != ":9000" || !got[1].Overridden || !got[1].Open || got[1].DialAddr() != "127.0.0.1:9000" || got[1].Port() != 9000 {
+		t.Fatalf("addresses %+v", got)
+	}
+	for addr, want := range map[string]string{"0.0.0.0:1": "127.0.0.1:1", "[::]:2": "[::1]:2", "[::1]:3": "[::1]:3", "10.0.0.1:4": "10.0.0.1:4"} {
+		if d := (stackconfig.ListenAddr{Addr: addr}).DialAddr(); d != want {
+			t.Errorf("DialAddr(%s) = %s, want %s", addr, d, want)
+		}
 	}
 }

@@ -100,6 +100,15 @@ type Workload struct {
 	FederatedCredentials []FederatedCredential `json:"federatedCredentials,omitempty"`
 	// Env holds extra variables for this workload only.
 	Env map[string]string `json:"env,omitempty"`
+	// Listen maps the variables the workload reads its listen addresses from to the
+	// loopback port each gets, e.g. {"HTTP_ADDR": 8080}: the application's own names,
+	// which localazure does not presume. The launcher passes 127.0.0.1:<port> (moved
+	// by --port-offset) in the workload's environment and env file, checks the ports
+	// are free before starting anything, and waits for them to accept connections.
+	Listen map[string]int `json:"listen,omitempty"`
+	// Open names the Listen variable whose address the launcher announces
+	// ("ready — open http://127.0.0.1:<port>/") once it accepts connections.
+	Open string `json:"open,omitempty"`
 }
 
 // FederatedCredential is a federated identity credential of a workload's identity.

@@ -86,7 +86,7 @@ func validate(p *problems, c *Config) {
 		p.add(root+".tenantId", "%q is not a GUID; set it to a tenant id like 72f988bf-86f1-41af-91ab-2d7cd011db47", la.TenantID)
 	}
 
-	validatePorts(p, la.Ports)
+	byPort := validatePorts(p, la.Ports)
 
 	for i, r := range la.Faults {
 		if err := r.Validate(); err != nil {
@@ -97,6 +97,9 @@ func validate(p *problems, c *Config) {
 	reserved := validateEndpointEnv(p, root+".endpointEnv", la.EndpointEnv)
 
 	validateWorkloads(p, la.Workloads, reserved)
+	for i, w := range la.Workloads {
+		validateListen(p, fmt.Sprintf("%s.workloads[%d]", root, i), w, la.Env, reserved, byPort)
+	}
 
 	sb := validateUserConfig(p, c.UserConfig)
 
@@ -169,34 +172,55 @@ func validate(p *problems, c *Config) {
 	validateEnv(p, root+".env", la.Env, reserved)
 }
 
-func validatePorts(p *problems, ports Ports) {
+// validatePorts checks the stand-ins' ports and returns the field using each port,
+// so that the workloads' listen ports can be held against them.
+func validatePorts(p *problems, ports Ports) map[int]string {
 	byPort := map[int]string{}
-	for _, x := range []struct {
-		name string
-		v    int
-		def  int
-	}{
-		{"identity", ports.Identity, DefaultIdentityPort},
-		{"keyVault", ports.KeyVault, DefaultKeyVaultPort},
-		{"cosmos", ports.Cosmos, DefaultCosmosPort},
-		{"blob", ports.Blob, DefaultBlobPort},
-		{"serviceBusAmqp", ports.ServiceBusAMQP, DefaultServiceBusAMQPPort},
-		{"serviceBusAmqps", ports.ServiceBusAMQPS, DefaultServiceBusAMQPSPort},
-		{"traceView", ports.TraceView, DefaultTraceViewPort},
-	} {
+	for _, x := range ports.fields() {
 		f := "LocalAzure.ports." + x.name
-		if x.v < 0 || x.v > 65535 {
-			p.add(f, "%d is not a TCP port; use 1 to 65535, or leave it out for the default %d", x.v, x.def)
+		if *x.v < 0 || *x.v > 65535 {
+			p.add(f, "%d is not a TCP port; use 1 to 65535, or leave it out for the default %d", *x.v, x.def)
 			continue
 		}
-		v := x.v
+		v := *x.v
 		if v == 0 {
 			v = x.def
 		}
 		if other, dup := byPort[v]; dup {
-			p.add(f, "port %d is also LocalAzure.ports.%s; give each service its own port", v, other)
+			p.add(f, "port %d is also %s; give each service its own port", v, other)
 		}
-		byPort[v] = x.name
+		byPort[v] = f
+	}
+	return byPort
+}
+
+// validateListen checks a workload's listen declarations: variable names the stack
+// does not set otherwise, ports that no stand-in or other listener uses, and an open
+// variable among them.
+func validateListen(p *problems, f string, w Workload, shared map[string]string, reserved map[string]bool, byPort map[int]string) {
+	for _, v := range sortedKeys(w.Listen) {
+		lf := f + ".listen." + v
+		port := w.Listen[v]
+		switch {
+		case !envNameRE.MatchString(v):
+			p.add(lf, "is not an environment variable name; use letters, digits and '_'")
+		case reserved[v]:
+			p.add(lf, "is set by the local stack itself; name the variable your application reads its listen address from")
+		case hasKey(shared, v) || hasKey(w.Env, v):
+			p.add(lf, "is also set in env; the listen port gives it its value, so remove it from env")
+		}
+		if port < 1 || port > 65535 {
+			p.add(lf, "%d is not a TCP port; use 1 to 65535", port)
+			continue
+		}
+		if other, dup := byPort[port]; dup {
+			p.add(lf, "port %d is also %s; give each listener its own port", port, other)
+			continue
+		}
+		byPort[port] = lf
+	}
+	if _, ok := w.Listen[w.Open]; w.Open != "" && !ok {
+		p.add(f+".open", "%q is not one of this workload's listen variables (%s); name one of them, or leave it out", w.Open, quoteList(sortedKeys(w.Listen)))
 	}
 }
 
@@ -488,6 +512,11 @@ func names(ws []Workload) []string {
 		out = append(out, w.Name)
 	}
 	return out
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 func quoteList(xs []string) string {
