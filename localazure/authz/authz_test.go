@@ -1,7 +1,10 @@
 package authz_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +34,10 @@ func TestVerify(t *testing.T) {
 	if _, err := iss.Verify(other.Token("oid-1", "https://vault.azure.net", time.Hour), "https://vault.azure.net"); !errors.Is(err, authz.ErrSignature) {
 		t.Fatalf("foreign key: err = %v", err)
 	}
+	// Same kid, other key: a bad signature, not an unknown key.
+	if _, err := iss.Verify(other.Token("oid-1", "https://vault.azure.net", time.Hour), "https://vault.azure.net"); errors.Is(err, authz.ErrUnknownKey) {
+		t.Fatalf("foreign key under a known kid reported as unknown kid: %v", err)
+	}
 	if _, err := iss.Verify("not.a.jwt", "x"); !errors.Is(err, authz.ErrMalformed) {
 		t.Fatalf("garbage: err = %v", err)
 	}
@@ -39,6 +46,35 @@ func TestVerify(t *testing.T) {
 		if _, err := iss.Verify(tampered, "https://vault.azure.net"); err == nil {
 			t.Fatal("tampered signature accepted")
 		}
+	}
+}
+
+// TestUnknownSigningKey: a token whose kid the verifier does not hold (a token from
+// before a restart of the local Entra) is ErrUnknownKey, names the kid, and is still an
+// ErrSignature for the stand-ins that only tell good from bad signatures.
+func TestUnknownSigningKey(t *testing.T) {
+	old, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := "https://sts.windows.net/" + authztest.TenantID + "/"
+	v := authz.NewTokenVerifier(iss, map[string]*rsa.PublicKey{"run-2": &current.PublicKey})
+	now := time.Now()
+	tok, err := authz.SignRS256(old, "run-1", authz.AccessClaims{Issuer: iss, Audience: "https://servicebus.azure.net", ObjectID: "oid-1",
+		TenantID: authztest.TenantID, IssuedAt: now.Unix(), NotBefore: now.Unix(), Expires: now.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Verify(tok, "https://servicebus.azure.net")
+	if !errors.Is(err, authz.ErrUnknownKey) || !errors.Is(err, authz.ErrSignature) {
+		t.Fatalf("err = %v, want ErrUnknownKey and ErrSignature", err)
+	}
+	if !strings.Contains(err.Error(), `"run-1"`) {
+		t.Errorf("error %q does not name the kid", err)
 	}
 }
 

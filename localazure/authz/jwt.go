@@ -47,6 +47,24 @@ var ErrMalformed = errors.New("malformed token")
 // ErrSignature reports a token whose signature does not verify with any known key.
 var ErrSignature = errors.New("token signature is invalid")
 
+// ErrUnknownKey reports a token signed by a key id (kid) the verifier does not hold.
+// The local identity provider makes new signing keys at every start, so this is
+// nearly always a token issued before a restart, still cached by a workload: the fix
+// is a new token, not a role assignment. Errors carrying it also match ErrSignature,
+// so callers that only tell good from bad signatures are unchanged.
+var ErrUnknownKey = errors.New("token signing key (kid) is unknown")
+
+// unknownKeyError names the kid, and is both ErrUnknownKey and ErrSignature.
+type unknownKeyError struct{ kid string }
+
+func (e unknownKeyError) Error() string {
+	return fmt.Sprintf("%v: the token names kid %q, which no current signing key has", ErrUnknownKey, e.kid)
+}
+
+func (e unknownKeyError) Is(target error) bool {
+	return target == ErrUnknownKey || target == ErrSignature
+}
+
 // ParseRS256 checks the signature of a compact JWS with the key that keyFor returns
 // for its kid and decodes the claims into dst. It does not look at any claim.
 func ParseRS256(token string, keyFor func(kid string) *rsa.PublicKey, dst any) (kid string, err error) {
@@ -71,7 +89,7 @@ func ParseRS256(token string, keyFor func(kid string) *rsa.PublicKey, dst any) (
 	}
 	pub := keyFor(h.Kid)
 	if pub == nil {
-		return h.Kid, fmt.Errorf("%w: unknown key id %q", ErrSignature, h.Kid)
+		return h.Kid, unknownKeyError{kid: h.Kid}
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {

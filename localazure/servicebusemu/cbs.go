@@ -1,11 +1,22 @@
 package servicebusemu
 
 import (
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/contoso/orderflow/localazure/amqp"
+	"github.com/contoso/orderflow/localazure/authz"
 )
+
+// unknownKeyDescription words a token signed by a key the local Entra no longer has.
+// Clients report any 401 as "unauthorized access", which reads like a missing role;
+// this is not one, and no role assignment fixes it.
+func unknownKeyDescription(err error) string {
+	return "Unauthorized: the token's signing key (kid) is unknown to this local Service Bus stand-in (" + err.Error() +
+		"). It is most likely a token issued before localazure restarted (the local Entra makes new signing keys at every start) " +
+		"and still cached by the client. This is not a role assignment problem: get a new token, i.e. restart the workload."
+}
 
 // cbsResponse answers a put-token request on the $cbs node (claims-based
 // security, the AMQP CBS draft): the token is verified and, if good, recorded for
@@ -55,7 +66,16 @@ func (h *connHandler) putToken(req *amqp.Message) (int, string) {
 	}
 	if err != nil {
 		h.b.log.Debug("put-token refused", "name", name, "err", err)
-		return 401, "Unauthorized: " + err.Error()
+		desc := "Unauthorized: " + err.Error()
+		if errors.Is(err, authz.ErrUnknownKey) {
+			desc = unknownKeyDescription(err)
+		}
+		// Kept for the attach that may follow: a client that ignores the put-token
+		// answer learns the reason there rather than "no valid token".
+		h.mu.Lock()
+		h.lastRefusal = desc
+		h.mu.Unlock()
+		return 401, desc
 	}
 	// A token for "<entity>/$management" is as good as one for the entity: the
 	// operations on the management node are checked against the entity's rights.

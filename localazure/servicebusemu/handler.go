@@ -41,9 +41,12 @@ type connHandler struct {
 	b *Broker
 	c *amqp.Conn
 
-	mu      sync.Mutex
-	grants  []grant
-	replies map[string]*amqp.Link // by target address and by link name
+	mu     sync.Mutex
+	grants []grant
+	// lastRefusal is the description of the last put-token refused on this
+	// connection, for the attach error of a link that has no token.
+	lastRefusal string
+	replies     map[string]*amqp.Link // by target address and by link name
 	// replyLinks are the reply links in attach order, for requests without reply-to.
 	replyLinks []*amqp.Link
 	tagSeq     atomic.Uint64
@@ -68,7 +71,7 @@ func (h *connHandler) authorize(r right, p, scope string) *amqp.Error {
 func (h *connHandler) authorizeUntil(r right, p, scope string) (time.Time, *amqp.Error) {
 	now := time.Now()
 	h.mu.Lock()
-	grants := h.grants
+	grants, refusal := h.grants, h.lastRefusal
 	h.mu.Unlock()
 	haveToken := false
 	var until time.Time
@@ -85,8 +88,7 @@ func (h *connHandler) authorizeUntil(r right, p, scope string) (time.Time, *amqp
 		return until, nil
 	}
 	if !haveToken {
-		return until, &amqp.Error{Condition: amqp.ErrUnauthorized,
-			Description: fmt.Sprintf("Unauthorized access. A valid token for '%s' was not put on the $cbs node of this connection.", p)}
+		return until, noToken(p, refusal)
 	}
 	return until, &amqp.Error{Condition: amqp.ErrUnauthorized,
 		Description: fmt.Sprintf("Unauthorized access. '%s' claim(s) are required to perform this operation. Resource: '%s'.", r, p)}
@@ -156,8 +158,17 @@ func (h *connHandler) requireToken(p string) *amqp.Error {
 			return nil
 		}
 	}
-	return &amqp.Error{Condition: amqp.ErrUnauthorized,
-		Description: fmt.Sprintf("Unauthorized access. A valid token for '%s' was not put on the $cbs node of this connection.", p)}
+	return noToken(p, h.lastRefusal)
+}
+
+// noToken is the error for a link no token covers; refusal is the last put-token
+// refused on the connection, if any, which is usually why.
+func noToken(p, refusal string) *amqp.Error {
+	desc := fmt.Sprintf("Unauthorized access. A valid token for '%s' was not put on the $cbs node of this connection.", p)
+	if refusal != "" {
+		desc += " The last put-token was refused: " + refusal
+	}
+	return &amqp.Error{Condition: amqp.ErrUnauthorized, Description: desc}
 }
 
 // attachOutgoing handles a link on which the client receives.
