@@ -95,6 +95,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /{tenant}/oauth2/token", s.tokenV1)
 	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/token", s.tokenWrongMethod)
 	mux.HandleFunc("GET /{tenant}/oauth2/token", s.tokenWrongMethod)
+	mux.HandleFunc("GET /error", s.errorPage) // where token errors' error_uri points
 	return logRequests(s.log, mux)
 }
 
