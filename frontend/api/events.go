@@ -3,12 +3,12 @@ package api
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/contoso/orderflow/frontend/hub"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/contoso/orderflow/frontend/hub"
 	"github.com/contoso/orderflow/platform/orders"
 )
 
@@ -62,30 +62,46 @@ func (s *Server) orderEvents(c echo.Context) error {
 		return nil
 	}
 
-	heartbeat := time.NewTicker(s.limits.Heartbeat)
-	defer heartbeat.Stop()
-	poll := time.NewTicker(s.limits.Poll)
-	defer poll.Stop()
+	// Once set up, the stream waits on one timer for both the heartbeat and the
+	// poll, and on the subscription's wake-up: an idle stream owns no buffer.
+	t := newStreamTimer(time.Now(), s.limits.Heartbeat, s.limits.Poll)
+	defer t.stop()
+	// push sends next unless the client already has that status, and reports
+	// whether the stream is over (the client left or the status is terminal).
+	push := func(next hub.StatusEvent, source string) bool {
+		if next.Status == last.Status {
+			return false
+		}
+		last = next
+		return s.sendStatus(ctx, st, next, source) != nil || terminal(next.Status)
+	}
 	for {
-		var next hub.StatusEvent
-		source := "topic"
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-sub.Events():
-			if !ok {
+		case <-sub.Ready():
+			events, ended := sub.Take()
+			for _, ev := range events {
+				if push(ev, "topic") {
+					return nil
+				}
+			}
+			if ended {
 				// The hub closed: the process is shutting down. Say so, so the page
 				// knows the reconnect it will make is expected.
 				_ = st.raw("event: shutdown\ndata: {}\n\n")
 				return nil
 			}
-			next = ev
-		case <-heartbeat.C:
-			if err := st.raw(": heartbeat\n\n"); err != nil {
-				return nil
+		case now := <-t.c():
+			beat, poll := t.due(now)
+			if beat {
+				if err := st.raw(": heartbeat\n\n"); err != nil {
+					return nil
+				}
 			}
-			continue
-		case <-poll.C:
+			if !poll {
+				continue
+			}
 			// A point read in the order's partition: the ID-only Get is a
 			// cross-partition query, too costly to run every few seconds per client.
 			o, err := s.orders.GetByCustomer(ctx, customerID, id)
@@ -95,15 +111,9 @@ func (s *Server) orderEvents(c echo.Context) error {
 				}
 				continue
 			}
-			next = statusEventOf(o)
-			source = "poll"
-		}
-		if next.Status == last.Status {
-			continue
-		}
-		last = next
-		if err := s.sendStatus(ctx, st, next, source); err != nil || terminal(next.Status) {
-			return nil
+			if push(statusEventOf(o), "poll") {
+				return nil
+			}
 		}
 	}
 }
@@ -137,4 +147,41 @@ func (s sseStream) send(ev hub.StatusEvent) error {
 		return err
 	}
 	return s.raw("event: status\nid: " + ev.Status + "\ndata: " + string(b) + "\n\n")
+}
+
+// streamTimer is one timer for a stream's two periodic duties, the heartbeat
+// comment and the store poll: each ticker costs an idle stream its own timer.
+type streamTimer struct {
+	timer              *time.Timer
+	heartbeat, poll    time.Duration
+	nextBeat, nextPoll time.Time
+}
+
+func newStreamTimer(now time.Time, heartbeat, poll time.Duration) *streamTimer {
+	return &streamTimer{
+		timer:     time.NewTimer(min(heartbeat, poll)),
+		heartbeat: heartbeat, poll: poll,
+		nextBeat: now.Add(heartbeat), nextPoll: now.Add(poll),
+	}
+}
+
+func (t *streamTimer) c() <-chan time.Time { return t.timer.C }
+
+func (t *streamTimer) stop() { t.timer.Stop() }
+
+// due reports which duties are due at now, schedules their next turn and
+// re-arms the timer for the earlier of the two.
+func (t *streamTimer) due(now time.Time) (beat, poll bool) {
+	if beat = !now.Before(t.nextBeat); beat {
+		t.nextBeat = now.Add(t.heartbeat)
+	}
+	if poll = !now.Before(t.nextPoll); poll {
+		t.nextPoll = now.Add(t.poll)
+	}
+	next := t.nextBeat
+	if t.nextPoll.Before(next) {
+		next = t.nextPoll
+	}
+	t.timer.Reset(next.Sub(now))
+	return beat, poll
 }

@@ -27,12 +27,19 @@ type StatusEvent struct {
 // polls the store, so a client that misses an event still converges.
 const subscriberBuffer = 16
 
+// shrinkAbove is how many orders the hub's map may have held before it is
+// replaced by a fresh one once empty: a Go map never gives back the room it grew
+// to, so a burst of streams would otherwise stay allocated after they all closed.
+const shrinkAbove = 64
+
 // Hub fans status events out from the one receiver loop of the process to every
 // SSE client watching that order. It holds no history: late clients get the
 // current status from the store instead.
 type Hub struct {
 	mu     sync.Mutex
 	subs   map[string]map[*Subscription]struct{}
+	n      int // subscriptions open
+	peak   int // most orders subs has held since it was last made
 	closed bool
 	done   chan struct{}
 }
@@ -42,52 +49,46 @@ func NewHub() *Hub {
 	return &Hub{subs: make(map[string]map[*Subscription]struct{}), done: make(chan struct{})}
 }
 
-// Subscription receives the events of one order until it is closed or the hub is.
-type Subscription struct {
-	hub     *Hub
-	orderID string
-	ch      chan StatusEvent
-	once    sync.Once
-}
-
 // Subscribe registers interest in orderID. The caller must Close the subscription.
-// On a closed hub the returned subscription's channel is already closed.
+// On a closed hub the returned subscription is already ended.
 func (h *Hub) Subscribe(orderID string) *Subscription {
-	s := &Subscription{hub: h, orderID: orderID, ch: make(chan StatusEvent, subscriberBuffer)}
+	s := &Subscription{hub: h, orderID: orderID, ready: make(chan struct{}, 1)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		s.once.Do(func() { close(s.ch) })
+		s.end()
 		return s
 	}
 	m := h.subs[orderID]
 	if m == nil {
-		m = make(map[*Subscription]struct{})
+		m = make(map[*Subscription]struct{}, 1)
 		h.subs[orderID] = m
+		h.peak = max(h.peak, len(h.subs))
 	}
 	m[s] = struct{}{}
+	h.n++
 	return s
 }
 
-// Events is closed when the subscription or the hub is closed.
-func (s *Subscription) Events() <-chan StatusEvent { return s.ch }
-
-// Close unregisters the subscription; it is safe to call more than once.
-func (s *Subscription) Close() {
-	h := s.hub
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if m := h.subs[s.orderID]; m != nil {
-		delete(m, s)
-		if len(m) == 0 {
-			delete(h.subs, s.orderID)
-		}
+// remove unregisters s; h.mu must be held.
+func (h *Hub) remove(s *Subscription) {
+	m := h.subs[s.orderID]
+	if _, ok := m[s]; !ok {
+		return
 	}
-	s.once.Do(func() { close(s.ch) })
+	delete(m, s)
+	h.n--
+	if len(m) == 0 {
+		delete(h.subs, s.orderID)
+	}
+	if len(h.subs) == 0 && h.peak > shrinkAbove {
+		h.subs = make(map[string]map[*Subscription]struct{})
+		h.peak = 0
+	}
 }
 
 // Publish hands ev to every subscriber of its order without blocking: a
-// subscriber whose buffer is full misses the event (see subscriberBuffer).
+// subscriber already holding subscriberBuffer undelivered events misses it.
 // It reports how many subscribers received it.
 func (h *Hub) Publish(ev StatusEvent) int {
 	h.mu.Lock()
@@ -97,10 +98,8 @@ func (h *Hub) Publish(ev StatusEvent) int {
 	}
 	n := 0
 	for s := range h.subs[ev.OrderID] {
-		select {
-		case s.ch <- ev:
+		if s.offer(ev) {
 			n++
-		default:
 		}
 	}
 	return n
@@ -113,6 +112,14 @@ func (h *Hub) Subscribers(orderID string) int {
 	return len(h.subs[orderID])
 }
 
+// Len reports how many subscriptions are open across all orders, so tests can
+// tell that closed streams let go of theirs.
+func (h *Hub) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n
+}
+
 // Close ends every subscription, which ends every SSE stream; used at shutdown
 // because http.Server.Shutdown does not wait for or cancel long-lived responses.
 func (h *Hub) Close() {
@@ -123,12 +130,13 @@ func (h *Hub) Close() {
 	}
 	h.closed = true
 	close(h.done)
-	for id, m := range h.subs {
+	for _, m := range h.subs {
 		for s := range m {
-			s.once.Do(func() { close(s.ch) })
+			s.end()
 		}
-		delete(h.subs, id)
 	}
+	h.subs = nil
+	h.n = 0
 }
 
 // Done is closed when the hub is closed.
