@@ -3,6 +3,7 @@
 //	localazure up [--config f] [--state-dir d] [--data-dir d] [--exec workload=command ...]
 //	localazure env <workload> [--config f] [--state-dir d]
 //	localazure fault add <service> <fault> [flags] | list | clear
+//	localazure secret set <name> (--value v | --generate N) | list <name>
 //	localazure version
 //
 // `up` starts the local Entra ID, Key Vault, Cosmos DB, Service Bus and Azurite on
@@ -34,6 +35,7 @@ const usage = `usage:
   localazure up [--config localazure.json] [--state-dir .localazure] [--data-dir dir] [--blob=true] [--exec workload=command ...]
   localazure env <workload> [--config localazure.json] [--state-dir .localazure]
   localazure fault add|list|clear ...   (faults for the running stack; localazure fault for help)
+  localazure secret set <name> (--value v | --generate N) | secret list <name>   (Key Vault of the running stack, as a workload)
   localazure version
 `
 
@@ -53,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = printEnv(args[1:], stdout, stderr)
 	case "fault":
 		err = faultCmd(args[1:], stdout, stderr)
+	case "secret":
+		err = secretCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":
