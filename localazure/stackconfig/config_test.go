@@ -67,8 +67,28 @@ func TestRepositoryConfig(t *testing.T) {
 			t.Errorf("Allowed(%s, %s, %s) = %v, want %v", tc.who, tc.scope, tc.role, got, tc.want)
 		}
 	}
-	if n := len(c.LocalAzure.RoleAssignments); n != 12 {
-		t.Errorf("%d role assignments, want the 12 of the AKS deployment", n)
+	// secrets-writer, the labs' local-only operator identity (`localazure secret set`),
+	// may write the signing key and nothing else.
+	sw, ok := c.Workload("secrets-writer")
+	if !ok {
+		t.Fatal("no secrets-writer workload")
+	}
+	so := strings.ToLower(sw.ObjectID)
+	for _, tc := range []struct {
+		scope, role string
+		want        bool
+	}{
+		{"keyvault/secrets/receipt-signing-key", authz.KeyVaultSecretsOfficer, true},
+		{"keyvault/secrets/other", authz.KeyVaultSecretsOfficer, false},
+		{"keyvault", authz.KeyVaultSecretsOfficer, false},
+		{"servicebus/orders", authz.ServiceBusDataReceiver, false},
+	} {
+		if got := p.Allowed(so, tc.scope, tc.role); got != tc.want {
+			t.Errorf("secrets-writer: Allowed(%s, %s) = %v, want %v", tc.scope, tc.role, got, tc.want)
+		}
+	}
+	if n := len(c.LocalAzure.RoleAssignments); n != 13 {
+		t.Errorf("%d role assignments, want the 12 of the AKS deployment and secrets-writer's", n)
 	}
 	s := c.LocalAzure.KeyVault.Secrets
 	if len(s) != 1 || s[0].Name != "receipt-signing-key" || !s[0].Generated() {
@@ -158,7 +178,7 @@ func TestValidationMessages(t *testing.T) {
 		{"role outside its service", func(m map[string]any) { item(la(m), "roleAssignments", 0)["scope"] = "servicebus/orders" },
 			[]string{`LocalAzure.roleAssignments[0].scope: "servicebus/orders" is outside Key Vault, but "Key Vault Secrets User" is a Key Vault role; use "keyvault" or a scope below it`}},
 		{"unknown principal", func(m map[string]any) { item(la(m), "roleAssignments", 1)["principal"] = "fronend" },
-			[]string{`LocalAzure.roleAssignments[1].principal: "fronend" is neither a workload name nor a workload's objectId; use one of: "frontend", "backend" (did you mean "frontend"?)`}},
+			[]string{`LocalAzure.roleAssignments[1].principal: "fronend" is neither a workload name nor a workload's objectId; use one of: "frontend", "backend", "secrets-writer" (did you mean "frontend"?)`}},
 		{"undeclared queue", func(m map[string]any) { item(la(m), "roleAssignments", 4)["scope"] = "servicebus/order" },
 			[]string{`LocalAzure.roleAssignments[4].scope: "servicebus/order" names entity "order", which UserConfig.Namespaces[0] declares neither as a queue nor as a topic; declare it or use one of: "order-events", "orders"`}},
 		{"undeclared subscription", func(m map[string]any) {
@@ -176,7 +196,7 @@ func TestValidationMessages(t *testing.T) {
 		{"duplicate assignment", func(m map[string]any) {
 			ras := la(m)["roleAssignments"].([]any)
 			la(m)["roleAssignments"] = append(ras, map[string]any{"principal": "bfd2dc81-e66a-472c-b809-0c634d4a4723", "role": "Key Vault Secrets User", "scope": "/keyvault/"})
-		}, []string{`LocalAzure.roleAssignments[12]: duplicates LocalAzure.roleAssignments[0]; remove one`}},
+		}, []string{`LocalAzure.roleAssignments[13]: duplicates LocalAzure.roleAssignments[0]; remove one`}},
 		{"unknown field, case", func(m map[string]any) {
 			w := item(la(m), "workloads", 1)
 			w["clientID"] = w["clientId"]
