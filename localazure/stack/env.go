@@ -7,13 +7,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/contoso/orderflow/localazure/stackconfig"
 )
 
 // Env returns the environment of a workload's pod as AKS would give it, pointed at
 // the stand-ins: the four variables the workload identity webhook injects, the
 // endpoints under the names LocalAzure.endpointEnv gives them (what the Deployment
-// sets in AKS), SSL_CERT_FILE so that the local CA is trusted, and the
-// configuration's env entries. It returns nil for an unknown workload.
+// sets in AKS), SSL_CERT_FILE so that the local CA is trusted, the configuration's
+// env entries, and with FixedPorts its listen addresses. It returns nil for an
+// unknown workload.
 func (s *Stack) Env(workload string) map[string]string {
 	w, ok := s.cfg.Workload(workload)
 	if !ok {
@@ -37,7 +40,21 @@ func (s *Stack) Env(workload string) map[string]string {
 		}
 	}
 	env["SSL_CERT_FILE"] = s.CAFile()
+	for _, l := range s.ListenAddrs(workload) {
+		env[l.Var] = l.Addr
+	}
 	return env
+}
+
+// ListenAddrs returns the addresses a workload is told to listen on (its
+// LocalAzure.workloads[].listen, moved by PortOffset, or the caller's override).
+// Only with FixedPorts: on ephemeral ports (tests) the caller picks them.
+func (s *Stack) ListenAddrs(workload string) []stackconfig.ListenAddr {
+	w, ok := s.cfg.Workload(workload)
+	if !ok || !s.opts.FixedPorts {
+		return nil
+	}
+	return w.ListenAddrs(s.opts.ListenOverride)
 }
 
 // WriteEnvFiles writes <workload>.env for every workload into dir and returns the

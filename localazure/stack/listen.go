@@ -21,7 +21,7 @@ func listen(name string, port int) (net.Listener, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		if port != 0 {
-			return nil, fmt.Errorf("%s: port %d on %s: %w (is another localazure running? stop it, or change LocalAzure.ports in localazure.json)", name, port, host, err)
+			return nil, fmt.Errorf("%s: port %d on %s: %w (is another localazure running? stop it, change LocalAzure.ports in localazure.json, or move every port with localazure up --port-offset N, LOCALAZURE_PORT_OFFSET=N make run)", name, port, host, err)
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

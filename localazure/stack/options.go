@@ -19,6 +19,14 @@ type Options struct {
 	// FixedPorts binds the ports of the configuration (the launcher); false binds
 	// ephemeral loopback ports (tests, so that they can run in parallel).
 	FixedPorts bool
+	// PortOffset is added to every fixed port, the stand-ins' and the workloads'
+	// listen ports alike (FixedPorts only), so that a second stack or a machine
+	// with those ports taken moves everything with one setting.
+	PortOffset int
+	// ListenOverride, if not nil, returns a listen address the caller sets itself
+	// for a workload's listen variable (the launcher: from its own environment);
+	// it replaces the declared one as given, unshifted.
+	ListenOverride func(variable string) (addr string, ok bool)
 	// Blob starts Azurite (installed from npm); false leaves the Blob endpoint empty.
 	Blob bool
 	// AzuriteDir holds Azurite's package.json and node_modules; "" = localazure/azurite

@@ -14,7 +14,7 @@ import (
 )
 
 // configOnPorts writes the repository's configuration with the given fixed ports.
-func configOnPorts(t *testing.T, ports []int) string {
+func configOnPorts(t *testing.T, ports []int, edit ...func(la map[string]any)) string {
 	t.Helper()
 	repo, err := stackconfig.Find(".")
 	if err != nil {
@@ -26,6 +26,9 @@ func configOnPorts(t *testing.T, ports []int) string {
 	m["LocalAzure"].(map[string]any)["ports"] = map[string]any{
 		"identity": ports[0], "keyVault": ports[1], "cosmos": ports[2], "blob": ports[3], "serviceBusAmqp": ports[4], "serviceBusAmqps": ports[5],
 		"traceView": ports[6],
+	}
+	for _, e := range edit {
+		e(m["LocalAzure"].(map[string]any))
 	}
 	out, _ := json.Marshal(m)
 	p := filepath.Join(t.TempDir(), "localazure.json")
@@ -83,5 +86,76 @@ func TestFixedPorts(t *testing.T) {
 	}
 	if cs := e.ServiceBusConnectionString; !strings.Contains(cs, fmt.Sprintf("Endpoint=sb://127.0.0.1:%d;", ports[4])) || !strings.Contains(cs, "UseDevelopmentEmulator=true") {
 		t.Fatalf("connection string %q", cs)
+	}
+}
+
+// TestPortOffset: with an offset, every stand-in binds its configured port plus the
+// offset, and the workloads are told their listen ports plus the offset, unless
+// the caller overrides a variable.
+func TestPortOffset(t *testing.T) {
+	const offset = 100
+	var lns []net.Listener
+	var want []int // the ports the stack must end up on
+	for len(want) < 9 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		if p := ln.Addr().(*net.TCPAddr).Port; p > offset {
+			want = append(want, p)
+		}
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	configured := make([]int, len(want))
+	for i, p := range want {
+		configured[i] = p - offset
+	}
+	cfg := configOnPorts(t, configured, func(la map[string]any) {
+		ws := la["workloads"].([]any)
+		ws[0].(map[string]any)["listen"] = map[string]any{"HTTP_ADDR": configured[7]}
+		ws[1].(map[string]any)["listen"] = map[string]any{"HEALTH_ADDR": configured[8]}
+	})
+	s, err := stack.Start(testCtx(t), stack.Options{ConfigPath: cfg, FixedPorts: true, PortOffset: offset,
+		ListenOverride: func(v string) (string, bool) { return "127.0.0.1:1", v == "HEALTH_ADDR" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e := s.Endpoints()
+	got := []string{e.Authority, e.KeyVault, e.Cosmos, e.ServiceBusAMQP, e.ServiceBusAMQPS, e.TraceView}
+	wantEP := []string{
+		fmt.Sprintf("https://127.0.0.1:%d/", want[0]), fmt.Sprintf("https://127.0.0.1:%d/", want[1]),
+		fmt.Sprintf("https://127.0.0.1:%d/", want[2]), fmt.Sprintf("127.0.0.1:%d", want[4]), fmt.Sprintf("127.0.0.1:%d", want[5]),
+		fmt.Sprintf("http://127.0.0.1:%d/", want[6]),
+	}
+	if fmt.Sprint(got) != fmt.Sprint(wantEP) {
+		t.Fatalf("endpoints %v, want %v", got, wantEP)
+	}
+	if fe := s.Env("frontend"); fe["HTTP_ADDR"] != fmt.Sprintf("127.0.0.1:%d", want[7]) || fe["KEYVAULT_URL"] != wantEP[1] {
+		t.Errorf("frontend env HTTP_ADDR=%q KEYVAULT_URL=%q", fe["HTTP_ADDR"], fe["KEYVAULT_URL"])
+	}
+	if be := s.Env("backend"); be["HEALTH_ADDR"] != "127.0.0.1:1" {
+		t.Errorf("backend HEALTH_ADDR=%q, want the override", be["HEALTH_ADDR"])
+	}
+}
+
+// TestEphemeralPortsPassNoListenAddress: tests pick the services' addresses
+// themselves, so a stack on ephemeral ports sets no listen variable.
+func TestEphemeralPortsPassNoListenAddress(t *testing.T) {
+	s, err := stack.Start(testCtx(t), stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, w := range s.Config().LocalAzure.Workloads {
+		env := s.Env(w.Name)
+		for v := range w.Listen {
+			if a, ok := env[v]; ok {
+				t.Errorf("%s: %s=%s on ephemeral ports", w.Name, v, a)
+			}
+		}
 	}
 }

@@ -74,6 +74,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.FixedPorts {
+		if err := cfg.ShiftPorts(opts.PortOffset); err != nil {
+			return nil, err
+		}
+	}
 	s := &Stack{cfg: cfg, opts: opts, log: opts.Logger, stateDir: opts.StateDir}
 	s.faults = fault.New(s.log.With("service", "faults"))
 	names := map[string]string{}

@@ -60,6 +60,17 @@ func freePorts(t *testing.T, n int) []int {
 // does not collide with a developer's running stack or with parallel tests.
 func testConfig(t *testing.T) (path string, ports []int) {
 	t.Helper()
+	path, ports, _ = offsetConfig(t, 0)
+	return path, ports
+}
+
+// offsetConfig is the repository's localazure.json with every port (the stand-ins'
+// and the workloads' listen ports) set so that moved by offset it lands on a port
+// that was free a moment ago. It returns those moved ports: the stand-ins' in the
+// order identity, keyVault, cosmos, blob, serviceBusAmqp, serviceBusAmqps,
+// traceView, and the listen ports by variable.
+func offsetConfig(t *testing.T, offset int) (path string, ports []int, listen map[string]int) {
+	t.Helper()
 	repo, err := stackconfig.Find(".")
 	if err != nil {
 		t.Fatal(err)
@@ -67,17 +78,40 @@ func testConfig(t *testing.T) (path string, ports []int) {
 	data, _ := os.ReadFile(repo)
 	var m map[string]any
 	json.Unmarshal(data, &m)
-	ports = freePorts(t, 7)
-	m["LocalAzure"].(map[string]any)["ports"] = map[string]any{
-		"identity": ports[0], "keyVault": ports[1], "cosmos": ports[2], "blob": ports[3], "serviceBusAmqp": ports[4], "serviceBusAmqps": ports[5],
-		"traceView": ports[6],
+	la := m["LocalAzure"].(map[string]any)
+	var free []int
+	for _, p := range freePorts(t, 7+2*len(la["workloads"].([]any))+8) {
+		if p > offset {
+			free = append(free, p)
+		}
+	}
+	next := func() int {
+		if len(free) == 0 {
+			t.Fatal("not enough free ports above the offset")
+		}
+		p := free[0]
+		free = free[1:]
+		return p
+	}
+	ports = []int{next(), next(), next(), next(), next(), next(), next()}
+	la["ports"] = map[string]any{
+		"identity": ports[0] - offset, "keyVault": ports[1] - offset, "cosmos": ports[2] - offset, "blob": ports[3] - offset,
+		"serviceBusAmqp": ports[4] - offset, "serviceBusAmqps": ports[5] - offset, "traceView": ports[6] - offset,
+	}
+	listen = map[string]int{}
+	for _, w := range la["workloads"].([]any) {
+		decl, _ := w.(map[string]any)["listen"].(map[string]any)
+		for v := range decl {
+			listen[v] = next()
+			decl[v] = listen[v] - offset
+		}
 	}
 	out, _ := json.MarshalIndent(m, "", "  ")
 	path = filepath.Join(t.TempDir(), "localazure.json")
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return path, ports
+	return path, ports, listen
 }
 
 func blobFlag(t *testing.T) string {

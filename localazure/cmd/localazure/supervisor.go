@@ -10,21 +10,36 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/contoso/orderflow/localazure/stackconfig"
 )
 
 // exitConfig is the status (EX_CONFIG, sysexits(3)) with which a workload says its
-// configuration is wrong; restarting it cannot help, so it is not restarted.
+// configuration is wrong; restarting it cannot help, so it is not restarted, and
+// if it had never become ready the launcher stops (see keepRunning).
 const exitConfig = 78
+
+// tailLines is how many of a workload's last output lines a failure block repeats.
+const tailLines = 5
 
 // supervisor runs the --exec commands as the cluster runs a pod's container with
 // restartPolicy Always: their output prefixed with the workload name, restarted
 // with a growing delay when they exit, and stopped with SIGTERM then SIGKILL.
 type supervisor struct {
-	out      io.Writer
-	outMu    sync.Mutex
-	logger   *slog.Logger
-	backoff  backoff
+	out     io.Writer
+	outMu   sync.Mutex
+	logger  *slog.Logger
+	backoff backoff
+	// pidDir receives <workload>.pid for each running workload; "" writes none.
+	pidDir string
+	// onReady, if not nil, is called once per workload, the first time every one of
+	// its listen addresses accepts a connection.
+	onReady func(workload string)
+	// fatal receives the error that must stop the launcher: a workload that exited
+	// with a configuration error before it ever became ready.
+	fatal    chan error
 	stopping chan struct{}
 	stopOnce sync.Once
 	procs    []*workloadProc
@@ -32,13 +47,16 @@ type supervisor struct {
 
 // workloadProc is one --exec command across its restarts.
 type workloadProc struct {
-	name string
-	argv []string
-	env  []string
-	done chan struct{} // closed when it has exited for good
+	name   string
+	argv   []string
+	env    []string
+	listen []stackconfig.ListenAddr
+	done   chan struct{} // closed when it has exited for good
+	ready  atomic.Bool   // some run of it has accepted connections on every listen address
 
 	mu      sync.Mutex
 	current *attempt // the process now running, nil between restarts
+	tail    []string // its last output lines, for a failure block
 }
 
 // attempt is one start of a workload's command.
@@ -70,15 +88,16 @@ func (b backoff) delay(restarts int) time.Duration {
 var defaultBackoff = backoff{First: time.Second, Max: 30 * time.Second, ResetAfter: time.Minute}
 
 func newSupervisor(out io.Writer, logger *slog.Logger) *supervisor {
-	return &supervisor{out: out, logger: logger, backoff: defaultBackoff, stopping: make(chan struct{})}
+	return &supervisor{out: out, logger: logger, backoff: defaultBackoff, fatal: make(chan error, 1), stopping: make(chan struct{})}
 }
 
 // start runs argv with the launcher's environment overlaid by env, and keeps it
-// running until stop. Only the first start's failure is returned (a command that
+// running until stop; listen are the addresses that say it is ready once they
+// accept connections. Only the first start's failure is returned (a command that
 // cannot even be started is a usage error); later ones are logged and retried.
-func (s *supervisor) start(workload string, argv []string, env map[string]string) error {
-	w := &workloadProc{name: workload, argv: argv, env: mergeEnv(os.Environ(), env), done: make(chan struct{})}
-	r, err := s.launch(w)
+func (s *supervisor) start(workload string, argv []string, env map[string]string, listen []stackconfig.ListenAddr) error {
+	w := &workloadProc{name: workload, argv: argv, env: mergeEnv(os.Environ(), env), listen: listen, done: make(chan struct{})}
+	r, err := s.launch(w, 0)
 	if err != nil {
 		return fmt.Errorf("--exec %s: %w", workload, err)
 	}
@@ -87,8 +106,9 @@ func (s *supervisor) start(workload string, argv []string, env map[string]string
 	return nil
 }
 
-// launch starts one run of w and the goroutines that copy its output and reap it.
-func (s *supervisor) launch(w *workloadProc) (*attempt, error) {
+// launch starts run number restart of w and the goroutines that copy its output,
+// watch its listen addresses and reap it.
+func (s *supervisor) launch(w *workloadProc, restart int) (*attempt, error) {
 	cmd := exec.Command(w.argv[0], w.argv[1:]...)
 	cmd.Env = w.env
 	cmd.SysProcAttr = childSysProcAttr()
@@ -112,14 +132,26 @@ func (s *supervisor) launch(w *workloadProc) (*attempt, error) {
 	}
 	r := &attempt{cmd: cmd, exited: make(chan struct{})}
 	w.current = r
-	s.logger.Info("started", "workload", w.name, "pid", cmd.Process.Pid, "command", w.argv)
+	pid := cmd.Process.Pid
+	attrs := []any{"workload", w.name, "pid", pid}
+	if restart > 0 {
+		attrs = append(attrs, "restart", restart)
+	}
+	if p, err := writePIDFile(s.pidDir, w.name, pid); err != nil {
+		s.logger.Warn("cannot write the workload's pid file", "workload", w.name, "err", err)
+	} else if p != "" {
+		attrs = append(attrs, "pidfile", p)
+	}
+	s.logger.Info("started", append(attrs, "command", w.argv)...)
 	var pumps sync.WaitGroup
 	pumps.Add(2)
-	go s.pump(w.name, stdout, &pumps)
-	go s.pump(w.name, stderr, &pumps)
+	go s.pump(w, stdout, &pumps)
+	go s.pump(w, stderr, &pumps)
+	go s.watchReady(w, r)
 	go func() {
 		pumps.Wait() // Wait closes the pipes: read them to the end first
 		r.err = cmd.Wait()
+		removePIDFile(s.pidDir, w.name, pid)
 		w.mu.Lock()
 		w.current = nil
 		w.mu.Unlock()
@@ -145,7 +177,7 @@ func (s *supervisor) keepRunning(w *workloadProc, r *attempt) {
 		default:
 		}
 		if exitCode(r.err) == exitConfig {
-			s.logger.Error("exited with a configuration error (status 78); not restarting it: fix what it printed above, then start localazure again", "workload", w.name)
+			s.configError(w)
 			return
 		}
 		if time.Since(began) >= s.backoff.ResetAfter {
@@ -160,7 +192,7 @@ func (s *supervisor) keepRunning(w *workloadProc, r *attempt) {
 				return
 			case <-time.After(d):
 			}
-			next, err := s.launch(w)
+			next, err := s.launch(w, restarts)
 			if errors.Is(err, errStopping) {
 				return
 			}
@@ -204,13 +236,20 @@ func exitCode(err error) int {
 	}
 }
 
-func (s *supervisor) pump(workload string, r io.Reader, done *sync.WaitGroup) {
+func (s *supervisor) pump(w *workloadProc, r io.Reader, done *sync.WaitGroup) {
 	defer done.Done()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
+		line := w.name + " | " + sc.Text()
+		w.mu.Lock()
+		w.tail = append(w.tail, line)
+		if len(w.tail) > tailLines {
+			w.tail = w.tail[len(w.tail)-tailLines:]
+		}
+		w.mu.Unlock()
 		s.outMu.Lock()
-		fmt.Fprintf(s.out, "%s | %s\n", workload, sc.Bytes())
+		fmt.Fprintln(s.out, line)
 		s.outMu.Unlock()
 	}
 }

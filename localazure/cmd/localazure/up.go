@@ -83,6 +83,11 @@ func up(args []string, began time.Time, stdout, stderr io.Writer) error {
 	blob := fs.Bool("blob", true, "start Azurite for Blob Storage (installed by make run or scripts/install-test-deps.sh)")
 	grace := fs.Duration("grace", 10*time.Second, "how long --exec commands get to exit after SIGTERM before they are killed")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	defOffset, err := defaultPortOffset(os.Getenv)
+	if err != nil {
+		return err
+	}
+	offset := fs.Int("port-offset", defOffset, "add `N` to every port: the stand-ins' and the workloads' listen ports (default $"+portOffsetEnv+", else 0)")
 	var execs execFlags
 	fs.Var(&execs, "exec", "run `workload=command` with the workload's environment (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -105,9 +110,26 @@ func up(args []string, began time.Time, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var started []string
 	for _, e := range execs {
 		if _, ok := cfg.Workload(e.workload); !ok {
 			return usageError{fmt.Errorf("--exec %s=...: no workload %q in %s; use one of: %s", e.workload, e.workload, configPath, strings.Join(cfg.WorkloadNames(), ", "))}
+		}
+		started = append(started, e.workload)
+	}
+	if err := cfg.ShiftPorts(*offset); err != nil {
+		return usageError{err}
+	}
+	// Every port, before anything starts: a port taken now would leave half a stack.
+	if err := checkPortsFree(claims(cfg, started, *blob, lookupEnv), *offset); err != nil {
+		return fmt.Errorf("cannot start, ports are taken:\n%w", err)
+	}
+	for _, name := range started {
+		w, _ := cfg.Workload(name)
+		for _, l := range w.ListenAddrs(lookupEnv) {
+			if l.Overridden {
+				logger.Info("listen address from the launcher's environment, used as given (not moved by --port-offset)", "workload", name, "var", l.Var, "addr", l.Addr)
+			}
 		}
 	}
 
@@ -117,7 +139,7 @@ func up(args []string, began time.Time, stdout, stderr io.Writer) error {
 	defer cancel()
 	st, err := stack.Start(startCtx, stack.Options{
 		ConfigPath: configPath, StateDir: stateDir, DataDir: *dataDir,
-		FixedPorts: true, Blob: *blob, Logger: logger,
+		FixedPorts: true, PortOffset: *offset, ListenOverride: lookupEnv, Blob: *blob, Logger: logger,
 	})
 	if err != nil {
 		if ctx.Err() != nil { // Ctrl-C while starting: what was started is stopped
@@ -143,24 +165,37 @@ func up(args []string, began time.Time, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printReady(stdout, st, envFiles, time.Since(began))
+	printReady(stdout, st, envFiles, *offset, time.Since(began))
 
 	children := newSupervisor(stdout, logger)
+	children.pidDir = stateDir
+	ann := newAnnouncer(stdout, &children.outMu, began)
+	children.onReady = ann.ready
+	for _, e := range execs { // all before any starts, or the first could announce alone
+		ann.expect(e.workload, st.ListenAddrs(e.workload))
+	}
 	for _, e := range execs {
-		if err := children.start(e.workload, e.argv, st.Env(e.workload)); err != nil {
+		if err := children.start(e.workload, e.argv, st.Env(e.workload), st.ListenAddrs(e.workload)); err != nil {
 			children.stop(*grace)
 			return err
 		}
 	}
-	<-ctx.Done()
+	var failed error
+	select {
+	case <-ctx.Done():
+	case failed = <-children.fatal:
+	}
 	stop() // a second Ctrl-C now kills the launcher the default way
 	fmt.Fprintln(stdout, "stopping…")
 	children.stop(*grace)
-	return nil
+	return failed
 }
 
-func printReady(w io.Writer, st *stack.Stack, envFiles map[string]string, took time.Duration) {
+func printReady(w io.Writer, st *stack.Stack, envFiles map[string]string, offset int, took time.Duration) {
 	fmt.Fprintf(w, "localazure ready in %s\n", took.Round(time.Millisecond))
+	if offset != 0 {
+		fmt.Fprintf(w, "every port moved by %+d (--port-offset, %s)\n", offset, portOffsetEnv)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, s := range st.Status(context.Background()) {
 		state := "ok"
