@@ -146,7 +146,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 	// Listen before starting any goroutine, so that no return path leaves one running.
 	ln, err := net.Listen("tcp", cfg.Backend.HealthAddr)
 	if err != nil {
-		return fmt.Errorf("listen on HEALTH_ADDR %s: %w", cfg.Backend.HealthAddr, err)
+		return listenError("HEALTH_ADDR", cfg.Backend.HealthAddr, err)
 	}
 	srv := &http.Server{Handler: health.Handler(checker, m.Handler()), ReadHeaderTimeout: 5 * time.Second}
 
@@ -189,4 +189,14 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 	}
 	log.Info("stopped")
 	return failed
+}
+
+// listenError names the variable the address came from and, when the port is
+// taken (most often by a copy of this service started by hand), the fix.
+func listenError(variable, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s %s: %w\nfix: another process holds the port (a backend started by hand, or left from an earlier run): stop it, "+
+			"or set %s to a free address (locally: localazure up names the holder; LOCALAZURE_PORT_OFFSET=100 make run moves every port)", variable, addr, err, variable)
+	}
+	return fmt.Errorf("listen on %s %s: %w", variable, addr, err)
 }

@@ -153,7 +153,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 	// Listen before starting any goroutine, so that no return path leaves one running.
 	ln, err := net.Listen("tcp", cfg.Frontend.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.Frontend.HTTPAddr, err)
+		return listenError("HTTP_ADDR", cfg.Frontend.HTTPAddr, err)
 	}
 	httpServer := &http.Server{
 		Handler:           server,
@@ -227,4 +227,14 @@ func shutdown(log *slog.Logger, server *api.Server, hub *hub.Hub, httpServer *ht
 		log.Warn("requests still running at the shutdown deadline; closing them", "err", err)
 		_ = httpServer.Close()
 	}
+}
+
+// listenError names the variable the address came from and, when the port is
+// taken (most often by a copy of this service started by hand), the fix.
+func listenError(variable, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s %s: %w\nfix: another process holds the port (a frontend started by hand, or left from an earlier run): stop it, "+
+			"or set %s to a free address (locally: localazure up names the holder; LOCALAZURE_PORT_OFFSET=100 make run moves every port)", variable, addr, err, variable)
+	}
+	return fmt.Errorf("listen on %s %s: %w", variable, addr, err)
 }
