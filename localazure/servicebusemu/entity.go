@@ -618,18 +618,25 @@ func (s *entity) sweep(now time.Time) {
 	}
 }
 
-// peek returns up to n messages from seq on, in sequence order, unlocked.
+// peek returns up to n messages from seq on, in sequence order, without locking them.
 func (s *entity) peek(from int64, n int) [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := sort.Search(len(s.all), func(i int) bool { return s.all[i].seq >= from })
+	now := time.Now()
 	var out [][]byte
 	for ; i < len(s.all) && len(out) < n; i++ {
 		m := s.all[i]
 		if m.gone {
 			continue
 		}
-		b, err := encodeDelivered(m, time.Time{}, nil)
+		// A locked message is peeked with its lock's expiry, as Service Bus reports it
+		// (x-opt-locked-until), so a peek shows which messages a receiver holds.
+		var lockedUntil time.Time
+		if m.locked && now.Before(m.lockedUntil) {
+			lockedUntil = m.lockedUntil
+		}
+		b, err := encodeDelivered(m, lockedUntil, nil)
 		if err != nil {
 			continue
 		}

@@ -4,6 +4,7 @@
 //	localazure env <workload> [--config f] [--state-dir d]
 //	localazure fault add <service> <fault> [flags] | list | clear
 //	localazure secret set <name> (--value v | --generate N) | list <name>
+//	localazure peek <queue | topic/subscriptions/sub> [--max N]
 //	localazure version
 //
 // `up` starts the local Entra ID, Key Vault, Cosmos DB, Service Bus and Azurite on
@@ -36,6 +37,7 @@ const usage = `usage:
   localazure env <workload> [--config localazure.json] [--state-dir .localazure]
   localazure fault add|list|clear ...   (faults for the running stack; localazure fault for help)
   localazure secret set <name> (--value v | --generate N) | secret list <name>   (Key Vault of the running stack, as a workload)
+  localazure peek <queue | topic/subscriptions/sub> [--max N] [--as workload]   (messages and delivery counts, nothing locked)
   localazure version
 `
 
@@ -57,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = faultCmd(args[1:], stdout, stderr)
 	case "secret":
 		err = secretCmd(args[1:], stdout, stderr)
+	case "peek":
+		err = peekCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":
