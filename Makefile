@@ -4,7 +4,7 @@ export GOTOOLCHAIN := local
 
 .PHONY: run test test-short test-localazure bench fmt vet
 
-run: ## run the whole app locally on the built-in stand-ins (no Docker, no Azure)
+run: ## run the whole app locally on the built-in stand-ins (no Docker, no Azure); LOCALAZURE_PORT_OFFSET=100 make run moves every port
 	./scripts/run-local.sh
 
 test: ## install what the tests need, then run every test

@@ -4,10 +4,11 @@
 # `localazure up`, which runs each service with the environment the AKS workload
 # identity webhook would give its pod. Ctrl-C stops everything.
 # Usage: scripts/run-local.sh [extra `localazure up` flags, e.g. --data-dir .localazure/data]
+#        LOCALAZURE_PORT_OFFSET=100 scripts/run-local.sh   (every port + 100, the services' too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=lib/addr.sh
-source scripts/lib/addr.sh
+# shellcheck source=lib/build.sh
+source scripts/lib/build.sh
 export GOTOOLCHAIN=local
 
 # Only what running needs (Go is checked by the build; Node.js for Azurite): no test
@@ -25,13 +26,15 @@ for svc in frontend backend; do
   fi
 done
 
-echo "== building ${pkgs[*]}"
+echo "== building ${pkgs[*]} (the first build takes a minute or two)"
 mkdir -p bin
-go build -o bin/ "${pkgs[@]}"
+go_build_progress "${pkgs[@]}"
 
-# The services listen on HTTP_ADDR and HEALTH_ADDR, which the launcher passes on from
-# this environment (localazure.json sets neither); the defaults are the services'.
-echo "== the app: $(addr_url "${HTTP_ADDR:-:8080}")/ (frontend), backend health: $(addr_url "${HEALTH_ADDR:-:8090}")/healthz"
+# No URL here: the launcher prints "ready — open <the page's URL>" once the
+# frontend listens. Where the services listen is localazure.json's
+# LocalAzure.workloads[].listen (HTTP_ADDR, HEALTH_ADDR), moved by
+# LOCALAZURE_PORT_OFFSET, which the launcher reads itself; an HTTP_ADDR or
+# HEALTH_ADDR set in this environment wins, as given.
 echo "== env files for running a service by hand: bin/localazure env <frontend|backend>"
 # exec, not `go run`: the launcher must receive Ctrl-C and SIGTERM itself to stop the
 # services and the stand-ins in order.
