@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 export GOTOOLCHAIN := local
 
-.PHONY: run test test-short test-localazure bench fmt vet
+.PHONY: run test test-short test-localazure bench bench-pipeline fmt vet
 
 run: ## run the whole app locally on the built-in stand-ins (no Docker, no Azure); LOCALAZURE_PORT_OFFSET=100 make run moves every port
 	./scripts/run-local.sh
@@ -18,6 +18,11 @@ test-short: ## the app's fast loop: unit tests of every module but localazure
 
 bench: ## benchmarks (figures are ratios against a baseline measured in the same run)
 	./scripts/bench.sh
+
+bench-pipeline: ## the whole order flow on an open-loop rate ladder, the app against a raw loop of its SDK calls (about 3 min per round; ROUNDS=3)
+	./scripts/install-run-deps.sh
+	mkdir -p bin && go build -o bin/ ./localazure/cmd/localazure ./frontend ./backend ./tools/pipeline
+	bin/pipeline -rounds $${ROUNDS:-1}
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

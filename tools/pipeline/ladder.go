@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// A placer starts one step of the open loop: n orders at rate per second. It returns
+// the orders (ID and when each was due) once all have been placed; a failed placement
+// counts in failed.
+type placer interface {
+	place(ctx context.Context, step string, rate float64, n int) (placed []due, failed int, err error)
+}
+
+type due struct {
+	id string
+	at time.Time
+}
+
+// stepResult is one rung of the ladder.
+type stepResult struct {
+	rate       float64       // offered orders/s
+	completed  float64       // completed/s over the step's second half
+	backlog    int           // due but not completed at the step's end
+	failed     int           // placements that failed
+	p50, p95   time.Duration // end-to-end: due → OrderCompleted seen by the tracker
+	drained    bool          // every order of the step completed before the drain timeout
+	cpu        map[string]time.Duration
+	orders     int
+	sustained  bool
+	stepLength time.Duration
+}
+
+// ladderOptions bound the ladder in time.
+type ladderOptions struct {
+	start, factor float64
+	steps         int
+	step, drain   time.Duration
+}
+
+// runLadder climbs rates until a step is not sustained, and returns every step run.
+// A step is sustained when nothing failed, the completed rate over its second half is
+// at least 95% of the offered rate (the backlog is not growing), and what is left at
+// its end is under a second's worth of orders (latency, not queueing).
+func runLadder(ctx context.Context, name string, p placer, t *tracker, m *meter, o ladderOptions, progress io.Writer) ([]stepResult, error) {
+	var out []stepResult
+	rate := o.start
+	for i := range o.steps {
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		n := int(rate * o.step.Seconds())
+		before := m.snapshot()
+		t0 := time.Now()
+		placed, failed, err := p.place(ctx, fmt.Sprintf("%s%d", name, i), rate, n)
+		if err != nil {
+			return out, err
+		}
+		if len(placed) == 0 && failed == 0 {
+			return out, fmt.Errorf("%s: step %d placed nothing", name, i)
+		}
+		start := t0
+		if len(placed) > 0 {
+			start = slices.MinFunc(placed, func(a, b due) int { return a.at.Compare(b.at) }).at
+		}
+		end := start.Add(o.step)
+		drained := waitDrained(ctx, t, placed, o.drain)
+		r := evaluate(rate, placed, failed, t, start, end, o.step)
+		r.drained = drained
+		r.cpu = m.since(before)
+		r.sustained = r.failed == 0 && r.completed >= 0.95*rate && float64(r.backlog) <= max(10, rate) && drained
+		out = append(out, r)
+		fmt.Fprintf(progress, "  %-4s %6.0f/s offered  %6.1f/s completed  backlog %4d  p50 %6s  p95 %6s  failed %d  %s\n",
+			name, rate, r.completed, r.backlog, r.p50.Round(time.Millisecond), r.p95.Round(time.Millisecond), r.failed, verdict(r.sustained))
+		if !r.sustained {
+			break
+		}
+		rate *= o.factor
+	}
+	return out, nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "sustained"
+	}
+	return "NOT sustained"
+}
+
+// waitDrained waits until every placed order completed, or timeout after the last was due.
+func waitDrained(ctx context.Context, t *tracker, placed []due, timeout time.Duration) bool {
+	var last time.Time
+	for _, d := range placed {
+		if d.at.After(last) {
+			last = d.at
+		}
+	}
+	deadline := last.Add(timeout)
+	for i := 0; i < len(placed); {
+		if _, ok := t.completedAt(placed[i].id); ok {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+func evaluate(rate float64, placed []due, failed int, t *tracker, start, end time.Time, length time.Duration) stepResult {
+	mid := start.Add(length / 2)
+	r := stepResult{rate: rate, failed: failed, orders: len(placed), stepLength: length}
+	var secondHalf int
+	var lat []time.Duration
+	for _, d := range placed {
+		at, ok := t.completedAt(d.id)
+		if ok {
+			lat = append(lat, at.Sub(d.at))
+			if !at.Before(mid) && !at.After(end) {
+				secondHalf++
+			}
+		}
+		if d.at.Before(end) && (!ok || at.After(end)) {
+			r.backlog++
+		}
+	}
+	r.completed = float64(secondHalf) / (length / 2).Seconds()
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		r.p50 = lat[len(lat)/2]
+		r.p95 = lat[min(len(lat)-1, len(lat)*95/100)]
+	}
+	return r
+}
+
+// best is the highest sustained step, if any.
+func best(steps []stepResult) (stepResult, bool) {
+	var b stepResult
+	ok := false
+	for _, s := range steps {
+		if s.sustained && (!ok || s.rate > b.rate) {
+			b, ok = s, true
+		}
+	}
+	return b, ok
+}

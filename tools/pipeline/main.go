@@ -1,0 +1,231 @@
+// Command pipeline measures the whole order flow against its own I/O bound: it starts
+// the local stack (bin/localazure up, with a copy of localazure.json on free ports),
+// then climbs an open-loop rate ladder twice per round, once through the app (POST
+// /api/orders to bin/frontend, processed by bin/backend) and once through a raw loop
+// that makes the app's exact SDK calls per order from two bare processes, and prints one
+// table: each side's highest sustained rate, their ratio, end-to-end p50/p95, and the CPU
+// per order of every process at the highest rate both sustained.
+//
+//	make bench-pipeline                       # builds bin/, then runs this
+//	go run ./tools/pipeline -rounds 3         # three rounds, app and raw alternating
+//
+// Completion is tracked from a subscription of the events topic that only this tool
+// reads, so tracking costs the same one delivery per order for both sides and reads
+// nothing of the system it measures. Latency runs from when an order was due, not when
+// it was sent, so queueing in the load generator shows up as latency.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "raw-frontend" || os.Args[1] == "raw-backend") {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serveRaw(ctx, os.Args[1]); err != nil {
+			fmt.Fprintln(os.Stderr, os.Args[1]+":", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var o options
+	flag.StringVar(&o.repo, "repo", ".", "the repository root (localazure.json, localazure/azurite)")
+	flag.StringVar(&o.bin, "bin", "bin", "folder with localazure, frontend and backend, as make build leaves them")
+	flag.IntVar(&o.rounds, "rounds", 1, "rounds of app and raw ladders, alternating")
+	flag.Float64Var(&o.ladder.start, "start", 60, "first rate of the ladder, orders/s")
+	flag.Float64Var(&o.ladder.factor, "factor", 1.2, "rate multiplier between steps")
+	flag.IntVar(&o.ladder.steps, "max-steps", 14, "most steps per ladder")
+	flag.DurationVar(&o.ladder.step, "step", 6*time.Second, "length of each step")
+	flag.DurationVar(&o.ladder.drain, "drain", 10*time.Second, "how long after a step's last order its orders may take to complete")
+	flag.BoolVar(&o.keep, "keep", false, "keep the logs and the stack's state folder")
+	flag.Parse()
+	if o.ladder.factor <= 1 || o.ladder.start <= 0 || o.ladder.steps < 1 || o.rounds < 1 || o.ladder.step < 2*time.Second {
+		fmt.Fprintln(os.Stderr, "pipeline: want -start > 0, -factor > 1, -max-steps ≥ 1, -rounds ≥ 1, -step ≥ 2s")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, o, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pipeline:", err)
+		os.Exit(1)
+	}
+	rep.print(os.Stdout)
+}
+
+type options struct {
+	repo, bin string
+	rounds    int
+	keep      bool
+	ladder    ladderOptions
+}
+
+func run(ctx context.Context, o options, progress io.Writer) (rep *report, err error) {
+	repo, err := filepath.Abs(o.repo)
+	if err != nil {
+		return nil, err
+	}
+	bin := o.bin
+	if !filepath.IsAbs(bin) {
+		bin = filepath.Join(repo, bin)
+	}
+	for _, b := range []string{"localazure", "frontend", "backend"} {
+		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
+			return nil, fmt.Errorf("%s: build the binaries first (make bench-pipeline does): %w", filepath.Join(bin, b), err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "pipeline-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil || o.keep { // the logs say why
+			fmt.Fprintf(progress, "pipeline: logs kept in %s\n", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}()
+	config, err := benchConfig(repo, dir)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(progress, "pipeline: starting the local stack (logs in %s)\n", dir)
+	la, err := startLauncher(ctx, repo, bin, config, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer la.proc.stop(10 * time.Second)
+	feEnv, err := la.env("frontend")
+	if err != nil {
+		return nil, err
+	}
+	beEnv, err := la.env("backend")
+	if err != nil {
+		return nil, err
+	}
+	tr, err := startTracker(ctx, feEnv)
+	if err != nil {
+		return nil, err
+	}
+	stackPIDs := func() map[string][]int {
+		pid := la.proc.cmd.Process.Pid
+		return map[string][]int{"localazure": {pid}, "azurite": descendants(pid)}
+	}
+
+	rep = &report{ladder: o.ladder, start: time.Now()}
+	sides := []side{
+		{name: "app", start: func() (*pair, error) { return startApp(ctx, bin, dir, feEnv, beEnv) }},
+		{name: "raw", start: func() (*pair, error) { return startRaw(ctx, self, dir, feEnv, beEnv) }},
+	}
+	for round := range o.rounds {
+		for _, s := range sides {
+			fmt.Fprintf(progress, "round %d, %s:\n", round+1, s.name)
+			p, err := s.start()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.name, err)
+			}
+			m := &meter{pids: func() map[string][]int {
+				out := stackPIDs()
+				out["frontend"], out["backend"] = []int{p.frontend.cmd.Process.Pid}, []int{p.backend.cmd.Process.Pid}
+				return out
+			}}
+			// A warm-up step, not reported: connections, tokens, JIT in Azurite.
+			if _, err := runLadder(ctx, s.name+"-warm", p.placer, tr, m, ladderOptions{start: 20, factor: 2, steps: 1, step: 3 * time.Second, drain: o.ladder.drain}, io.Discard); err != nil {
+				p.stop()
+				return nil, fmt.Errorf("%s warm-up: %w", s.name, err)
+			}
+			steps, err := runLadder(ctx, s.name, p.placer, tr, m, o.ladder, progress)
+			p.stop()
+			if err != nil {
+				return nil, fmt.Errorf("%s ladder: %w", s.name, err)
+			}
+			rep.add(round, s.name, steps)
+		}
+	}
+	rep.took = time.Since(rep.start)
+	return rep, nil
+}
+
+type side struct {
+	name  string
+	start func() (*pair, error)
+}
+
+// pair is one side's two processes and how to place orders through them.
+type pair struct {
+	frontend, backend *process
+	placer            placer
+}
+
+func (p *pair) stop() {
+	p.frontend.stop(10 * time.Second)
+	p.backend.stop(10 * time.Second)
+}
+
+// startApp runs bin/frontend and bin/backend with the env files the launcher wrote,
+// on free ports, and waits for the frontend's readiness.
+func startApp(ctx context.Context, bin, dir string, feEnv, beEnv map[string]string) (*pair, error) {
+	ports := make([]int, 3)
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	be, err := startProcess("backend", commandIn(filepath.Join(bin, "backend"), environ(beEnv, "HEALTH_ADDR="+hostPort(ports[0]))), filepath.Join(dir, "backend.log"))
+	if err != nil {
+		return nil, err
+	}
+	fe, err := startProcess("frontend", commandIn(filepath.Join(bin, "frontend"), environ(feEnv, "HTTP_ADDR="+hostPort(ports[1]))), filepath.Join(dir, "frontend.log"))
+	if err != nil {
+		be.stop(5 * time.Second)
+		return nil, err
+	}
+	p := &pair{frontend: fe, backend: be, placer: newAppPlacer("http://" + hostPort(ports[1]))}
+	if err := waitHTTP(ctx, "http://"+hostPort(ports[1])+"/readyz", fe, time.Minute); err != nil {
+		p.stop()
+		return nil, err
+	}
+	if err := waitHTTP(ctx, "http://"+hostPort(ports[0])+"/readyz", be, time.Minute); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// startRaw runs this binary's raw-frontend and raw-backend with the same env files.
+func startRaw(ctx context.Context, self, dir string, feEnv, beEnv map[string]string) (*pair, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	be, err := startProcess("raw-backend", commandIn(self, environ(beEnv), "raw-backend"), filepath.Join(dir, "raw-backend.log"))
+	if err != nil {
+		return nil, err
+	}
+	fe, err := startProcess("raw-frontend", commandIn(self, environ(feEnv, "PIPELINE_CONTROL_ADDR="+hostPort(port)), "raw-frontend"), filepath.Join(dir, "raw-frontend.log"))
+	if err != nil {
+		be.stop(5 * time.Second)
+		return nil, err
+	}
+	p := &pair{frontend: fe, backend: be, placer: &rawPlacer{control: "http://" + hostPort(port)}}
+	if err := waitHTTP(ctx, "http://"+hostPort(port)+"/failed", fe, time.Minute); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}

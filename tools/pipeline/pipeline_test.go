@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/contoso/orderflow/localazure/stackconfig"
+)
+
+// capacityPlacer completes orders as a system with a fixed capacity would: each order
+// completes when the server, busy for 1/capacity per order, gets to it.
+type capacityPlacer struct {
+	t        *tracker
+	capacity float64
+	mu       sync.Mutex
+	free     time.Time
+}
+
+func (c *capacityPlacer) place(ctx context.Context, step string, rate float64, n int) ([]due, int, error) {
+	start := time.Now()
+	out := make([]due, n)
+	for i := range n {
+		at := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		c.mu.Lock()
+		if c.free.Before(at) {
+			c.free = at
+		}
+		c.free = c.free.Add(time.Duration(float64(time.Second) / c.capacity))
+		done := c.free.Add(5 * time.Millisecond)
+		c.mu.Unlock()
+		id := step + "-" + string(rune('a'+i%26)) + time.Duration(i).String()
+		out[i] = due{id: id, at: at}
+		c.t.mu.Lock()
+		c.t.done[id] = done
+		c.t.mu.Unlock()
+	}
+	// Placing takes as long as the schedule does; the tracker only sees the past.
+	time.Sleep(time.Until(out[n-1].at))
+	return out, 0, nil
+}
+
+func TestLadderStopsAtCapacity(t *testing.T) {
+	tr := &tracker{done: map[string]time.Time{}}
+	p := &capacityPlacer{t: tr, capacity: 300}
+	m := &meter{pids: func() map[string][]int { return map[string][]int{"self": {os.Getpid()}} }}
+	steps, err := runLadder(context.Background(), "x", p, tr, m, ladderOptions{start: 100, factor: 2, steps: 5, step: 2 * time.Second, drain: 5 * time.Second}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 and 200 fit in 300/s; 400 does not, and the ladder stops there.
+	if len(steps) != 3 || !steps[0].sustained || !steps[1].sustained || steps[2].sustained {
+		for _, s := range steps {
+			t.Logf("%.0f/s: completed %.1f/s backlog %d sustained %v", s.rate, s.completed, s.backlog, s.sustained)
+		}
+		t.Fatalf("got %d steps, want 100 and 200 sustained and 400 not", len(steps))
+	}
+	b, ok := best(steps)
+	if !ok || b.rate != 200 {
+		t.Fatalf("best = %.0f, %v; want 200", b.rate, ok)
+	}
+	if b.completed < 190 || b.completed > 210 {
+		t.Errorf("completed/s at 200 = %.1f", b.completed)
+	}
+	if over := steps[2]; over.backlog < 100 || over.p95 <= b.p95 {
+		t.Errorf("at 400/s: backlog %d, p95 %s (at 200/s %s): want a growing queue", over.backlog, over.p95, b.p95)
+	}
+}
+
+func TestEvaluateCountsLatencyFromDue(t *testing.T) {
+	tr := &tracker{done: map[string]time.Time{}}
+	start := time.Now()
+	var placed []due
+	for i := range 10 {
+		d := due{id: string(rune('a' + i)), at: start.Add(time.Duration(i) * 100 * time.Millisecond)}
+		placed = append(placed, d)
+		if i < 9 { // the last never completes
+			tr.done[d.id] = d.at.Add(time.Duration(i+1) * 10 * time.Millisecond)
+		}
+	}
+	r := evaluate(10, placed, 0, tr, start, start.Add(time.Second), time.Second)
+	if r.backlog != 1 {
+		t.Errorf("backlog %d, want 1", r.backlog)
+	}
+	if r.p50 != 50*time.Millisecond || r.p95 != 90*time.Millisecond {
+		t.Errorf("p50 %s p95 %s, want 50ms and 90ms", r.p50, r.p95)
+	}
+	// Completions at 0.51..0.89 s fall in the second half [0.5 s, 1 s]: orders 5..8.
+	if r.completed != 8 {
+		t.Errorf("completed/s %.1f, want 4 in half a second = 8/s", r.completed)
+	}
+}
+
+// The copy of localazure.json the tool runs on must be one the launcher accepts.
+func TestBenchConfigIsValid(t *testing.T) {
+	dir := t.TempDir()
+	path, err := benchConfig(filepath.Join("..", ".."), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := stackconfig.Load(path)
+	if err != nil {
+		t.Fatalf("the launcher would refuse the bench config: %v", err)
+	}
+	found := false
+	for _, ra := range c.LocalAzure.RoleAssignments {
+		if strings.HasSuffix(ra.Scope, "/subscriptions/"+trackerSubscription) && ra.Principal == "frontend" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no role for the frontend on the tracker subscription")
+	}
+	orig, err := stackconfig.Load(filepath.Join("..", "..", "localazure.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LocalAzure.Ports == orig.LocalAzure.Ports {
+		t.Errorf("ports not moved: %+v", c.LocalAzure.Ports)
+	}
+}
+
+func TestCPUTimeOfThisProcess(t *testing.T) {
+	before, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := 0
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); x++ {
+	}
+	after, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := after - before; d < 100*time.Millisecond || d > 2*time.Second {
+		t.Errorf("300 ms of spinning read as %s of CPU", d)
+	}
+}

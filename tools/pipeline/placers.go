@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// appPlacer posts orders to the frontend's API on the open-loop schedule.
+type appPlacer struct {
+	base   string
+	client *http.Client
+}
+
+func newAppPlacer(base string) *appPlacer {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 512
+	return &appPlacer{base: base, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+// orderJSON is what the app's order body holds, the same two lines raw-frontend orders.
+var orderJSON = `{"customerId":"load-%03d","items":[{"productId":"mug-ceramic","quantity":2},{"productId":"filter-papers-100","quantity":1}]}`
+
+func (a *appPlacer) place(ctx context.Context, step string, rate float64, n int) ([]due, int, error) {
+	start := time.Now().Add(50 * time.Millisecond)
+	var mu sync.Mutex
+	placed := make([]due, 0, n)
+	failed := 0
+	schedule(ctx, start, rate, n, func(i int) {
+		at := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		id, err := a.post(ctx, fmt.Sprintf(orderJSON, i%50))
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			failed++
+			return
+		}
+		placed = append(placed, due{id: id, at: at})
+	})
+	return placed, failed, ctx.Err()
+}
+
+func (a *appPlacer) post(ctx context.Context, body string) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/api/orders", bytes.NewReader([]byte(body)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return "", fmt.Errorf("POST /api/orders: %d %s", resp.StatusCode, b)
+	}
+	var v struct {
+		ID string `json:"id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || v.ID == "" {
+		return "", fmt.Errorf("POST /api/orders: no id in the answer (%v)", err)
+	}
+	return v.ID, nil
+}
+
+// rawPlacer asks raw-frontend to run a step and derives each order's due time from the
+// step's start, as raw-frontend schedules them.
+type rawPlacer struct {
+	control string
+}
+
+func (r *rawPlacer) place(ctx context.Context, step string, rate float64, n int) ([]due, int, error) {
+	before, err := r.failed(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	q := url.Values{"n": {strconv.Itoa(n)}, "rate": {strconv.FormatFloat(rate, 'f', -1, 64)}, "step": {step}}
+	body, err := r.get(ctx, "/step?"+q.Encode())
+	if err != nil {
+		return nil, 0, err
+	}
+	ns, err := strconv.ParseInt(body, 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("raw-frontend /step answered %q", body)
+	}
+	start := time.Unix(0, ns)
+	placed := make([]due, n)
+	for i := range n {
+		placed[i] = due{id: fmt.Sprintf("raw-%s-%d", step, i), at: start.Add(time.Duration(float64(i) / rate * float64(time.Second)))}
+	}
+	// Placing takes the step's length; failures are counted by raw-frontend.
+	select {
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	case <-time.After(time.Until(placed[len(placed)-1].at)):
+	}
+	after, err := r.failed(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	return placed, after - before, nil
+}
+
+func (r *rawPlacer) failed(ctx context.Context) (int, error) {
+	b, err := r.get(ctx, "/failed")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(b)
+}
+
+func (r *rawPlacer) get(ctx context.Context, path string) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.control+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("raw-frontend control: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("raw-frontend control %s: %d %s", path, resp.StatusCode, b)
+	}
+	return string(b), nil
+}
