@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -46,6 +47,8 @@ func main() {
 	flag.IntVar(&o.ladder.steps, "max-steps", 14, "most steps per ladder")
 	flag.DurationVar(&o.ladder.step, "step", 6*time.Second, "length of each step")
 	flag.DurationVar(&o.ladder.drain, "drain", 10*time.Second, "how long after a step's last order its orders may take to complete")
+	flag.Func("frontend-env", "`KEY=VALUE` added to the app frontend's environment (repeatable), e.g. LOG_LEVEL=warn", appendTo(&o.feExtra))
+	flag.Func("backend-env", "`KEY=VALUE` added to the app backend's environment (repeatable)", appendTo(&o.beExtra))
 	flag.BoolVar(&o.keep, "keep", false, "keep the logs and the stack's state folder")
 	flag.Parse()
 	if o.ladder.factor <= 1 || o.ladder.start <= 0 || o.ladder.steps < 1 || o.rounds < 1 || o.ladder.step < 2*time.Second {
@@ -66,7 +69,10 @@ type options struct {
 	repo, bin string
 	rounds    int
 	keep      bool
-	ladder    ladderOptions
+	// feExtra and beExtra are added to the app services' environment, to measure a
+	// setting's cost (LOG_LEVEL=warn) or to profile them.
+	feExtra, beExtra []string
+	ladder           ladderOptions
 }
 
 func run(ctx context.Context, o options, progress io.Writer) (rep *report, err error) {
@@ -127,7 +133,7 @@ func run(ctx context.Context, o options, progress io.Writer) (rep *report, err e
 
 	rep = &report{ladder: o.ladder, start: time.Now()}
 	sides := []side{
-		{name: "app", start: func() (*pair, error) { return startApp(ctx, bin, dir, feEnv, beEnv) }},
+		{name: "app", start: func() (*pair, error) { return startApp(ctx, bin, dir, feEnv, beEnv, o.feExtra, o.beExtra) }},
 		{name: "raw", start: func() (*pair, error) { return startRaw(ctx, self, dir, feEnv, beEnv) }},
 	}
 	for round := range o.rounds {
@@ -159,6 +165,16 @@ func run(ctx context.Context, o options, progress io.Writer) (rep *report, err e
 	return rep, nil
 }
 
+func appendTo(list *[]string) func(string) error {
+	return func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("%q: want KEY=VALUE", v)
+		}
+		*list = append(*list, v)
+		return nil
+	}
+}
+
 type side struct {
 	name  string
 	start func() (*pair, error)
@@ -177,7 +193,7 @@ func (p *pair) stop() {
 
 // startApp runs bin/frontend and bin/backend with the env files the launcher wrote,
 // on free ports, and waits for the frontend's readiness.
-func startApp(ctx context.Context, bin, dir string, feEnv, beEnv map[string]string) (*pair, error) {
+func startApp(ctx context.Context, bin, dir string, feEnv, beEnv map[string]string, feExtra, beExtra []string) (*pair, error) {
 	ports := make([]int, 3)
 	for i := range ports {
 		p, err := freePort()
@@ -186,11 +202,11 @@ func startApp(ctx context.Context, bin, dir string, feEnv, beEnv map[string]stri
 		}
 		ports[i] = p
 	}
-	be, err := startProcess("backend", commandIn(filepath.Join(bin, "backend"), environ(beEnv, "HEALTH_ADDR="+hostPort(ports[0]))), filepath.Join(dir, "backend.log"))
+	be, err := startProcess("backend", commandIn(filepath.Join(bin, "backend"), environ(beEnv, append([]string{"HEALTH_ADDR=" + hostPort(ports[0])}, beExtra...)...)), filepath.Join(dir, "backend.log"))
 	if err != nil {
 		return nil, err
 	}
-	fe, err := startProcess("frontend", commandIn(filepath.Join(bin, "frontend"), environ(feEnv, "HTTP_ADDR="+hostPort(ports[1]))), filepath.Join(dir, "frontend.log"))
+	fe, err := startProcess("frontend", commandIn(filepath.Join(bin, "frontend"), environ(feEnv, append([]string{"HTTP_ADDR=" + hostPort(ports[1])}, feExtra...)...)), filepath.Join(dir, "frontend.log"))
 	if err != nil {
 		be.stop(5 * time.Second)
 		return nil, err
