@@ -60,6 +60,7 @@ type ServiceBus struct {
 type FrontendSettings struct {
 	HTTPAddr               string
 	TraceViewURL           string // "" = the page shows no link
+	BackendHealthURL       string // "" = the identity panel has no backend to ask
 	MaxBodyBytes           int64
 	MaxAttachmentBytes     int64
 	AllowedAttachmentTypes []string
@@ -243,6 +244,7 @@ func load(getenv func(string) string) (Config, *loader) {
 	c.Frontend = FrontendSettings{
 		HTTPAddr:           l.addr(EnvHTTPAddr),
 		TraceViewURL:       l.str(EnvTraceViewURL),
+		BackendHealthURL:   l.str(EnvBackendHealthURL),
 		MaxBodyBytes:       l.int64(EnvMaxBodyBytes),
 		MaxAttachmentBytes: l.int64(EnvMaxAttachmentBytes),
 	}
@@ -263,6 +265,11 @@ func load(getenv func(string) string) (Config, *loader) {
 	}
 	if u := c.Frontend.TraceViewURL; u != "" {
 		l.httpsURL(EnvTraceViewURL, u, true) // plain http is fine: a link, no credential
+	}
+	if u := c.Frontend.BackendHealthURL; u != "" {
+		// Plain http is the norm: a ClusterIP Service inside the cluster, and the
+		// request carries no credential (the health port has no authentication).
+		l.httpsURL(EnvBackendHealthURL, u, true)
 	}
 	c.Frontend.ReconcileMinAge = l.duration(EnvReconcileMinAge)
 	if s := l.str(EnvReconcileInterval); s != "0" {

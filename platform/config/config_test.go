@@ -333,3 +333,21 @@ func problemWith(name, value string) string {
 	}
 	return ""
 }
+
+// BACKEND_HEALTH_URL is optional, may be plain http (a ClusterIP Service, no
+// credential sent), and must be an absolute URL when set.
+func TestBackendHealthURL(t *testing.T) {
+	c, err := config.Load(env(minimal()))
+	if err != nil || c.Frontend.BackendHealthURL != "" {
+		t.Fatalf("unset: %q, %v", c.Frontend.BackendHealthURL, err)
+	}
+	m := minimal()
+	m["BACKEND_HEALTH_URL"] = "http://backend.orderflow.svc.cluster.local:8090"
+	if c, err := config.Load(env(m)); err != nil || c.Frontend.BackendHealthURL != m["BACKEND_HEALTH_URL"] {
+		t.Errorf("http URL: %q, %v", c.Frontend.BackendHealthURL, err)
+	}
+	m["BACKEND_HEALTH_URL"] = "backend:8090"
+	if _, err := config.Load(env(m)); err == nil || !strings.Contains(err.Error(), `BACKEND_HEALTH_URL is "backend:8090", not an absolute URL`) {
+		t.Errorf("host:port accepted or wrong message: %v", err)
+	}
+}

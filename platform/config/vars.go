@@ -77,6 +77,7 @@ const (
 
 	EnvHTTPAddr               = "HTTP_ADDR"
 	EnvTraceViewURL           = "TRACE_VIEW_URL"
+	EnvBackendHealthURL       = "BACKEND_HEALTH_URL"
 	EnvMaxBodyBytes           = "MAX_BODY_BYTES"
 	EnvMaxAttachmentBytes     = "MAX_ATTACHMENT_BYTES"
 	EnvAllowedAttachmentTypes = "ALLOWED_ATTACHMENT_TYPES"
@@ -156,6 +157,9 @@ func Variables() []Var {
 		{Name: EnvTraceViewURL, Service: Frontend, Example: "http://127.0.0.1:8402/",
 			Description: "Where the page links for an order's trace and the access log: localazure's trace view (set by `localazure up`), or on AKS an Application Insights or Grafana view. Unset: no link.",
 			Fix:         "set it to an http(s) URL, or unset it"},
+		{Name: EnvBackendHealthURL, Service: Frontend, Example: "http://backend.orderflow.svc.cluster.local:8090",
+			Description: "Base URL of the backend's health server (HEALTH_ADDR), from which the frontend fetches the backend's `/identity` for the page's identity panel (`GET /api/identity/backend`; the browser cannot reach that port on AKS). `localazure up` sets it from localazure.json, deploy/base to the backend's ClusterIP Service. Unset: the panel says the backend is not configured.",
+			Fix:         "set it to an http(s) URL such as http://backend:8090, or unset it"},
 		{Name: EnvMaxBodyBytes, Service: Frontend, Default: strconv.Itoa(orders.MaxBodyBytes), Description: "Largest JSON request body, in bytes.", Min: "1024", Max: "1048576"},
 		{Name: EnvMaxAttachmentBytes, Service: Frontend, Default: strconv.Itoa(orders.MaxAttachmentBytes), Description: "Largest attachment, in bytes (10 MiB).", Min: "1", Max: "268435456"},
 		{Name: EnvAllowedAttachmentTypes, Service: Frontend, Default: strings.Join(orders.DefaultAttachmentTypes, ","),
