@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/contoso/orderflow/localazure/fault"
 	"github.com/contoso/orderflow/platform/cosmos"
 	"github.com/contoso/orderflow/platform/orders"
 )
@@ -138,4 +139,61 @@ func containsCustomer(list []*orders.Order, customer string) bool {
 		}
 	}
 	return false
+}
+
+// An update of an order the caller just wrote goes straight to the conditional
+// replace: with every point read of that order failing, MarkPublished after Create
+// still works. When someone else wrote in between, the replace gets 412 and the store
+// re-reads, so neither write is lost.
+func TestCosmosUpdateTriesTheKnownEtagFirst(t *testing.T) {
+	fe, _ := clientsFor(t, "frontend")
+	be, _ := clientsFor(t, "backend")
+	front, back := cosmos.New(fe.Orders), cosmos.New(be.Orders)
+	ctx := testCtx(t)
+	st := local.Require(t)
+
+	o := newOrder(t, "cust-"+orders.NewID()[:8], time.Now())
+	if err := front.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	readsFail := []fault.Rule{{Service: "cosmos", Operation: "read", Path: "/docs/" + o.ID, Fault: "unavailable", For: "1m"}}
+	if err := st.Faults().Set("runtime", readsFail); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Faults().Set("runtime", nil) })
+	if err := front.MarkPublished(ctx, o); err != nil || !o.Published {
+		t.Fatalf("MarkPublished right after Create, with reads of the order failing: %v", err)
+	}
+	if n := st.Faults().Fired("runtime"); n != 0 {
+		t.Fatalf("MarkPublished read the order %d times; want none", n)
+	}
+	// The fault does fire on a read, so the check above can fail.
+	if _, err := front.GetByCustomer(ctx, o.CustomerID, o.ID); err == nil || st.Faults().Fired("runtime") == 0 {
+		t.Fatalf("a read with the fault set: %v, fired %d", err, st.Faults().Fired("runtime"))
+	}
+	if err := st.Faults().Set("runtime", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// A stale copy: the backend completes the order, then the frontend records an
+	// attachment on the copy it had. The replace is refused, the store re-reads, and
+	// the stored order has both.
+	stale := o.Clone()
+	cur, err := back.GetByCustomer(ctx, o.CustomerID, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.MarkCompleted(ctx, cur, orders.ReceiptRef{Blob: orders.ReceiptBlobName(o.ID), KeyVersion: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := front.AddAttachment(ctx, stale, orders.Attachment{Name: "late.pdf", ContentType: "application/pdf", Size: 1}); err != nil {
+		t.Fatalf("AddAttachment on a stale copy: %v", err)
+	}
+	got, err := front.GetByCustomer(ctx, o.CustomerID, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != orders.StatusCompleted || len(got.Attachments) != 1 || !got.Published {
+		t.Errorf("after a completion and a stale attachment: status %s, attachments %+v, published %v", got.Status, got.Attachments, got.Published)
+	}
 }

@@ -49,6 +49,7 @@ func main() {
 	flag.DurationVar(&o.ladder.drain, "drain", 10*time.Second, "how long after a step's last order its orders may take to complete")
 	flag.Func("frontend-env", "`KEY=VALUE` added to the app frontend's environment (repeatable), e.g. LOG_LEVEL=warn", appendTo(&o.feExtra))
 	flag.Func("backend-env", "`KEY=VALUE` added to the app backend's environment (repeatable)", appendTo(&o.beExtra))
+	flag.BoolVar(&o.traces, "traces", false, "let the app export traces to localazure's trace view, as make run does (default: the production default, no OTLP exporter)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the logs and the stack's state folder")
 	flag.Parse()
 	if o.ladder.factor <= 1 || o.ladder.start <= 0 || o.ladder.steps < 1 || o.rounds < 1 || o.ladder.step < 2*time.Second {
@@ -69,6 +70,7 @@ type options struct {
 	repo, bin string
 	rounds    int
 	keep      bool
+	traces    bool
 	// feExtra and beExtra are added to the app services' environment, to measure a
 	// setting's cost (LOG_LEVEL=warn) or to profile them.
 	feExtra, beExtra []string
@@ -122,6 +124,17 @@ func run(ctx context.Context, o options, progress io.Writer) (rep *report, err e
 	if err != nil {
 		return nil, err
 	}
+	if !o.traces {
+		// The deployment's default: without OTEL_EXPORTER_OTLP_* the services only
+		// propagate trace context (docs/architecture.md, tracing), and nothing is exported.
+		for _, env := range []map[string]string{feEnv, beEnv} {
+			for k := range env {
+				if strings.HasPrefix(k, "OTEL_EXPORTER_OTLP_") {
+					delete(env, k)
+				}
+			}
+		}
+	}
 	tr, err := startTracker(ctx, feEnv)
 	if err != nil {
 		return nil, err
@@ -131,7 +144,7 @@ func run(ctx context.Context, o options, progress io.Writer) (rep *report, err e
 		return map[string][]int{"localazure": {pid}, "azurite": descendants(pid)}
 	}
 
-	rep = &report{ladder: o.ladder, start: time.Now()}
+	rep = &report{ladder: o.ladder, start: time.Now(), traces: o.traces}
 	sides := []side{
 		{name: "app", start: func() (*pair, error) { return startApp(ctx, bin, dir, feEnv, beEnv, o.feExtra, o.beExtra) }},
 		{name: "raw", start: func() (*pair, error) { return startRaw(ctx, self, dir, feEnv, beEnv) }},

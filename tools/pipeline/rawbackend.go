@@ -23,7 +23,8 @@ const rawConcurrency = 16
 // runRawBackend makes, per OrderPlaced, the SDK calls backend/worker's Processor makes
 // over platform/cosmos and platform/blob: read the order, upload the signed receipt
 // with If-None-Match *, replace the order Completed with If-Match, send
-// OrderCompleted to the topic, record that (read, replace), complete the message.
+// OrderCompleted to the topic, record that (a replace with the etag the last one
+// returned), complete the message.
 // The receipt is signed as the app signs it, with a fixed key: the backend reads its
 // key from Key Vault once per KEY_REFRESH_INTERVAL, not per order.
 func runRawBackend(ctx context.Context, c *rawClients) error {
@@ -142,7 +143,7 @@ func (p *rawProcessor) process(ctx context.Context, body []byte) error {
 	if err := withRetry(ctx, func() error { return p.events.SendMessage(ctx, newRawMessage(done), nil) }); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	return rawUpdate(ctx, p.container, d.CustomerID, d.ID, func(o *orders.Order) {
+	return rawUpdateKnown(ctx, p.container, d, func(o *orders.Order) {
 		t := time.Now().UTC()
 		o.CompletedPublished, o.CompletedPublishedAt = true, &t
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -105,14 +106,23 @@ func schedule(ctx context.Context, start time.Time, rate float64, n int, f func(
 }
 
 // rawPlace is Placer.Place's I/O: CreateItem, SendMessage, then MarkPublished as
-// platform/cosmos does it (a point read, then a replace with If-Match).
+// platform/cosmos does it: a replace with If-Match the etag the create returned (a
+// point read and another replace only if that is refused).
 func rawPlace(ctx context.Context, container *azcosmos.ContainerClient, sender *azservicebus.Sender, o *orders.Order) error {
 	pk := azcosmos.NewPartitionKeyString(o.CustomerID)
 	b, err := json.Marshal(orderDoc{Order: *o, CreatedAtMs: o.CreatedAt.UnixMilli()})
 	if err != nil {
 		return err
 	}
-	if err := withRetry(ctx, func() error { _, err := container.CreateItem(ctx, pk, b, nil); return err }); err != nil {
+	d := &rawDoc{Order: *o}
+	err = withRetry(ctx, func() error {
+		resp, err := container.CreateItem(ctx, pk, b, nil)
+		if err == nil {
+			d.ETag = string(resp.ETag)
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
 	ev, err := orders.NewOrderPlacedEvent(o, "/orderflow/frontend", time.Now())
@@ -122,10 +132,21 @@ func rawPlace(ctx context.Context, container *azcosmos.ContainerClient, sender *
 	if err := withRetry(ctx, func() error { return sender.SendMessage(ctx, newRawMessage(ev), nil) }); err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
-	return rawUpdate(ctx, container, o.CustomerID, o.ID, func(d *orders.Order) {
+	return rawUpdateKnown(ctx, container, d, func(d *orders.Order) {
 		t := time.Now().UTC()
 		d.Published, d.PublishedAt = true, &t
 	})
+}
+
+// rawUpdateKnown is platform/cosmos's update of a document whose etag the caller
+// holds: the conditional replace first, the read-and-replace only on 412.
+func rawUpdateKnown(ctx context.Context, container *azcosmos.ContainerClient, d *rawDoc, change func(*orders.Order)) error {
+	err := rawReplace(ctx, container, d, change)
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.StatusCode == 412 {
+		return rawUpdate(ctx, container, d.CustomerID, d.ID, change)
+	}
+	return err
 }
 
 // rawUpdate reads the document and replaces it changed, with If-Match, as

@@ -13,6 +13,7 @@ import (
 // report holds every ladder of a run.
 type report struct {
 	ladder ladderOptions
+	traces bool // the app exported traces
 	start  time.Time
 	took   time.Duration
 	rounds []map[string][]stepResult // per round: side name → steps
@@ -76,6 +77,11 @@ func total(m map[string]time.Duration) time.Duration {
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\npipeline: open-loop ladder, %s steps from %.0f/s ×%.2f; %d CPUs %s/%s; took %s\n\n",
 		r.ladder.step, r.ladder.start, r.ladder.factor, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, r.took.Round(time.Second))
+	if r.traces {
+		fmt.Fprintln(w, "the app exports traces to localazure's trace view (-traces)")
+	} else {
+		fmt.Fprintln(w, "the app as deployed by default: tracing propagate-only, no OTLP exporter (-traces to export)")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "round\tside\tmax sustained\tcompleted/s\te2e p50\te2e p95\tfrontend CPU/order\ttotal CPU/order\t")
 	var ratios, feRatios, totalRatios []float64
