@@ -86,7 +86,7 @@ func (s *Server) batch(q *request, c *collection, body []byte) *apiError {
 	for i, op := range ops {
 		res, d, delID, e := s.batchOne(c, key, op, lookup)
 		if e == nil && d != nil && !strings.EqualFold(op.OperationType, "Read") {
-			e = s.checkUnique(c, d.value(), d.id, func(yield func(*document) bool) {
+			e = s.checkUnique(c, d.uniq, d.id, func(yield func(*document) bool) {
 				for _, sd := range staged {
 					if !yield(sd) {
 						return
@@ -124,11 +124,11 @@ func (s *Server) batch(q *request, c *collection, body []byte) *apiError {
 	if failed < 0 && len(staged)+len(deleted) > 0 {
 		ops := make([]journalOp, 0, len(staged)+len(deleted))
 		for id := range deleted {
-			delete(p.docs, id)
+			p.del(c, id)
 			ops = append(ops, delOp(key, id))
 		}
-		for id, d := range staged {
-			p.docs[id] = d
+		for _, d := range staged {
+			p.put(c, d)
 			ops = append(ops, putOp(d))
 		}
 		ticket = s.journalOps(c, ops...) // one record: the batch is replayed whole or not at all
@@ -161,7 +161,7 @@ func (s *Server) batch(q *request, c *collection, body []byte) *apiError {
 func (s *Server) batchOne(c *collection, key string, op batchOp, lookup func(string) *document) (batchResult, *document, string, *apiError) {
 	switch strings.ToLower(op.OperationType) {
 	case "create", "upsert", "replace":
-		m, id, bodyKey, e := decodeItem(c, op.ResourceBody, key)
+		m, id, bodyKey, distinct, e := decodeItem(c, op.ResourceBody, key)
 		if e != nil {
 			return batchResult{}, nil, "", e
 		}
@@ -178,7 +178,7 @@ func (s *Server) batchOne(c *collection, key string, op batchOp, lookup func(str
 		if prev != nil && op.IfMatch != "" && op.IfMatch != "*" && op.IfMatch != prev.etag {
 			return batchResult{}, nil, "", errPrecondition()
 		}
-		d := s.build(c, m, op.ResourceBody, id, bodyKey, prev)
+		d := s.build(c, m, op.ResourceBody, id, bodyKey, prev, distinct)
 		status := http.StatusCreated
 		if t == "replace" || prev != nil {
 			status = http.StatusOK

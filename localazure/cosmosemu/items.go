@@ -2,6 +2,8 @@ package cosmosemu
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -42,20 +44,29 @@ var errPKMismatch = &apiError{status: 400, substatus: 1001,
 
 // decodeItem decodes an item body and checks its id and partition key against the
 // header (headerKey "" when the header was absent: the body's key is used).
-func decodeItem(c *collection, body []byte, headerKey string) (map[string]any, string, string, *apiError) {
+//
+// distinct reports whether the body's top-level keys are known to be distinct
+// (document.distinct); it is only worked out on the fast path, where the body is
+// stored as sent, and build finds it out otherwise.
+func decodeItem(c *collection, body []byte, headerKey string) (m map[string]any, id, key string, distinct bool, e *apiError) {
 	if len(c.uniqueKeys) == 0 {
 		// Fast path: the map is only needed for unique keys and system properties;
 		// queries decode the stored item when they first need it.
-		if id, key, ok := quickItem(c, body); ok {
+		if id, key, distinct, ok := quickItemKeys(c, body); ok {
 			if e := validID(id); e != nil {
-				return nil, "", "", e
+				return nil, "", "", false, e
 			}
 			if headerKey != "" && key != headerKey {
-				return nil, "", "", errPKMismatch
+				return nil, "", "", false, errPKMismatch
 			}
-			return nil, id, key, nil
+			return nil, id, key, distinct, nil
 		}
 	}
+	m, id, key, e = decodeItemSlow(c, body, headerKey)
+	return m, id, key, false, e
+}
+
+func decodeItemSlow(c *collection, body []byte, headerKey string) (map[string]any, string, string, *apiError) {
 	var m map[string]any
 	if err := json.Unmarshal(body, &m); err != nil || m == nil {
 		return nil, "", "", errBadRequest("The input content is invalid because it is not a valid JSON object.")
@@ -85,20 +96,25 @@ func decodeItem(c *collection, body []byte, headerKey string) (map[string]any, s
 }
 
 // build makes the stored form of an item. prev, when set, is the version being
-// replaced: the resource id and creation order carry over, as in Cosmos.
-func (s *Server) build(c *collection, m map[string]any, body []byte, id, key string, prev *document) *document {
-	d := &document{id: id, pk: key, ts: s.now().Unix()}
+// replaced: the resource id and creation order carry over, as in Cosmos. m is the
+// decoded body when the caller has it (nil on the fast path, where the body is
+// spliced as sent).
+//
+// distinct, when true, says that the body's top-level keys are distinct; when
+// false build finds out itself if m is set (the body was decoded anyway).
+func (s *Server) build(c *collection, m map[string]any, body []byte, id, key string, prev *document, distinct bool) *document {
+	d := &document{id: id, pk: key, ts: s.now().Unix(), distinct: distinct}
 	if t, ok := m["ttl"].(float64); ok {
-		d.ttl = int64(t)
+		d.ttl = itemTTL(t)
 	}
 	d.lsn = c.lsn.Add(1)
 	d.etag = s.nextEtag(s.globalLSN())
 	if prev != nil {
-		d.seq, d.rid = prev.seq, prev.rid
+		d.seq = prev.seq
 	} else {
 		d.seq = c.nextDoc.Add(1)
-		d.rid = docRID(c.db.num, c.num, d.seq)
 	}
+	rid := c.docRID(d)
 	clean := true
 	for _, k := range systemProps {
 		if _, ok := m[k]; ok {
@@ -106,32 +122,59 @@ func (s *Server) build(c *collection, m map[string]any, body []byte, id, key str
 			clean = false
 		}
 	}
-	var b []byte
+	var t []byte
 	if clean {
 		// Splice the system properties in before the closing brace: the client's
 		// bytes (and property order) are kept and nothing is re-encoded.
-		t := bytes.TrimRight(body, " \t\r\n")
+		t = bytes.TrimRight(body, " \t\r\n")
 		t = t[:len(t)-1]
-		b = make([]byte, 0, len(t)+200)
-		b = append(b, t...)
+		if !distinct && m != nil {
+			d.distinct = topKeysDistinct(body)
+		}
 	} else {
 		enc, _ := json.Marshal(m)
-		b = enc[:len(enc)-1]
+		t = enc[:len(enc)-1]
+		d.distinct = true // a map's keys
 	}
-	self := "dbs/" + c.db.rid + "/colls/" + c.rid + "/docs/" + d.rid + "/"
-	b = append(b, `,"_rid":"`...)
-	b = append(b, d.rid...)
-	b = append(b, `","_self":"`...)
-	b = append(b, self...)
-	b = append(b, `","_etag":"\`...)
+	var tsBuf [20]byte
+	ts := strconv.AppendInt(tsBuf[:0], d.ts, 10)
+	const (
+		pRID   = `,"_rid":"`
+		pSelf  = `","_self":"`
+		pETag  = `","_etag":"\`
+		pAtt   = `\"","_attachments":"attachments/","_ts":`
+		selfDB = "dbs/"
+		selfC  = "/colls/"
+		selfD  = "/docs/"
+	)
+	// The exact size, so that the stored item has no spare capacity.
+	n := len(t) + len(pRID) + len(rid) + len(pSelf) + len(selfDB) + len(c.db.rid) + len(selfC) + len(c.rid) +
+		len(selfD) + len(rid) + 1 + len(pETag) + len(d.etag) - 1 + len(pAtt) + len(ts) + 1
+	b := make([]byte, 0, n)
+	b = append(b, t...)
+	b = append(b, pRID...)
+	b = append(b, rid...)
+	b = append(b, pSelf...)
+	b = append(b, selfDB...)
+	b = append(b, c.db.rid...)
+	b = append(b, selfC...)
+	b = append(b, c.rid...)
+	b = append(b, selfD...)
+	b = append(b, rid...)
+	b = append(b, '/')
+	b = append(b, pETag...)
 	b = append(b, d.etag[:len(d.etag)-1]...)
-	b = append(b, `\"","_attachments":"attachments/","_ts":`...)
-	b = strconv.AppendInt(b, d.ts, 10)
+	b = append(b, pAtt...)
+	b = append(b, ts...)
 	b = append(b, '}')
 	d.raw = b
-	if m != nil {
-		m["_rid"], m["_self"], m["_etag"], m["_attachments"], m["_ts"] = d.rid, self, d.etag, "attachments/", float64(d.ts)
-		d.valp.Store(&m)
+	if len(c.uniqueKeys) > 0 {
+		if m == nil {
+			m = decodeDoc(b)
+		} else {
+			m["_rid"], m["_self"], m["_etag"], m["_attachments"], m["_ts"] = rid, "dbs/"+c.db.rid+"/colls/"+c.rid+"/docs/"+rid+"/", d.etag, "attachments/", float64(d.ts)
+		}
+		d.uniq = uniqueTuples(c, m)
 	}
 	return d
 }
@@ -200,7 +243,7 @@ func (s *Server) handleDocs(q *request, dbID, collID string) *apiError {
 	if e != nil {
 		return e
 	}
-	m, id, key, e := decodeItem(c, body, headerKey)
+	m, id, key, distinct, e := decodeItem(c, body, headerKey)
 	if e != nil {
 		return e
 	}
@@ -217,12 +260,12 @@ func (s *Server) handleDocs(q *request, dbID, collID string) *apiError {
 		p.mu.Unlock()
 		return errPrecondition()
 	}
-	if e := s.checkUnique(c, m, id, s.partitionView(c, p)); e != nil {
+	if e := s.checkUnique(c, uniqueTuples(c, m), id, s.partitionView(c, p)); e != nil {
 		p.mu.Unlock()
 		return e
 	}
-	d := s.build(c, m, body, id, key, prev)
-	p.docs[id] = d
+	d := s.build(c, m, body, id, key, prev, distinct)
+	p.put(c, d)
 	ticket := s.journalOps(c, putOp(d))
 	p.mu.Unlock()
 	if e := s.durable(ticket); e != nil {
@@ -274,7 +317,7 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 		if e != nil {
 			return e
 		}
-		m, bodyID, bodyKey, e := decodeItem(c, body, key)
+		m, bodyID, bodyKey, distinct, e := decodeItem(c, body, key)
 		if e != nil {
 			return e
 		}
@@ -286,12 +329,12 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 		if e != nil {
 			return e
 		}
-		if e := s.checkUnique(c, m, id, s.partitionView(c, p)); e != nil {
+		if e := s.checkUnique(c, uniqueTuples(c, m), id, s.partitionView(c, p)); e != nil {
 			p.mu.Unlock()
 			return e
 		}
-		d := s.build(c, m, body, id, bodyKey, prev)
-		p.docs[id] = d
+		d := s.build(c, m, body, id, bodyKey, prev, distinct)
+		p.put(c, d)
 		ticket := s.journalOps(c, putOp(d))
 		p.mu.Unlock()
 		if e := s.durable(ticket); e != nil {
@@ -308,7 +351,7 @@ func (s *Server) handleDoc(q *request, dbID, collID, id string) *apiError {
 		if e != nil {
 			return e
 		}
-		delete(p.docs, id)
+		p.del(c, id)
 		c.lsn.Add(1)
 		ticket := s.journalOps(c, delOp(key, id))
 		p.mu.Unlock()
@@ -340,8 +383,17 @@ func (s *Server) docIDByRID(c *collection, key, id string) string {
 	if _, ok := p.docs[id]; ok {
 		return id
 	}
+	// An item's rid is docRID(db, container, seq): find the item by its seq.
+	b, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(id, "-", "/"))
+	if err != nil || len(b) != 16 {
+		return id
+	}
+	seq := binary.LittleEndian.Uint64(b[8:])
+	if docRID(c.db.num, c.num, seq) != id {
+		return id
+	}
 	for _, d := range p.docs {
-		if d.rid == id {
+		if d.seq == seq {
 			return d.id
 		}
 	}

@@ -57,13 +57,13 @@ func (s *Server) patch(q *request, c *collection, key, id string) *apiError {
 	}
 	d, e := s.applyPatch(c, prev, pb)
 	if e == nil {
-		e = s.checkUnique(c, d.value(), id, s.partitionView(c, p))
+		e = s.checkUnique(c, d.uniq, id, s.partitionView(c, p))
 	}
 	if e != nil {
 		p.mu.Unlock()
 		return e
 	}
-	p.docs[id] = d
+	p.put(c, d)
 	ticket := s.journalOps(c, putOp(d))
 	p.mu.Unlock()
 	if e := s.durable(ticket); e != nil {
@@ -91,9 +91,9 @@ func (s *Server) applyPatch(c *collection, prev *document, pb patchBody) (*docum
 		}
 	}
 	// A fresh decode of the stored JSON is the cheapest deep copy.
-	var m map[string]any
-	if err := json.Unmarshal(prev.raw, &m); err != nil {
-		return nil, &apiError{status: 500, message: "stored document is corrupt: " + err.Error()}
+	m := prev.value()
+	if m == nil {
+		return nil, &apiError{status: 500, message: "stored document is corrupt"}
 	}
 	for _, k := range systemProps {
 		delete(m, k)
@@ -114,7 +114,7 @@ func (s *Server) applyPatch(c *collection, prev *document, pb patchBody) (*docum
 	if err != nil {
 		return nil, errBadRequest("The patched document cannot be encoded: " + err.Error())
 	}
-	return s.build(c, m, body, prev.id, prev.pk, prev), nil
+	return s.build(c, m, body, prev.id, prev.pk, prev, true), nil
 }
 
 // conditionHolds evaluates a patch condition ("FROM c WHERE ...") on the item.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -330,10 +331,10 @@ func (p *persister) replay(rec *journalRecord) error {
 			if err != nil {
 				return err
 			}
-			c.partitionFor(doc.pk, true).docs[doc.id] = doc
+			c.partitionFor(doc.pk, true).put(c, doc)
 		case op.Del != nil:
 			if part := c.partitionFor(op.Del.PK, false); part != nil {
-				delete(part.docs, op.Del.ID)
+				part.del(c, op.Del.ID)
 			}
 		}
 	}
@@ -410,28 +411,53 @@ func restoreCollection(d *database, props map[string]any, sc snapColl) (*collect
 		if err != nil {
 			return nil, err
 		}
-		c.partitionFor(doc.pk, true).docs[doc.id] = doc
+		c.partitionFor(doc.pk, true).put(c, doc)
 	}
 	return c, nil
 }
 
-// decodeDocument rebuilds an item of c from its stored JSON.
+// decodeDocument rebuilds an item of c from its stored JSON, decoding only the
+// properties the document's fields come from (the decoded form is not kept).
 func decodeDocument(c *collection, raw []byte, seq, lsn uint64) (*document, error) {
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("cosmos: decode stored item of %s: %w", c.id, err)
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("cosmos: decode stored item of %s: not valid JSON", c.id)
 	}
-	doc := &document{raw: raw, seq: seq, lsn: lsn}
-	doc.valp.Store(&m)
+	m := decodeProps(raw, c.storedProps(), false)
+	if m == nil {
+		return nil, fmt.Errorf("cosmos: decode stored item of %s: not a JSON object", c.id)
+	}
+	doc := &document{raw: raw[:len(raw):len(raw)], seq: seq, lsn: lsn}
 	doc.id, _ = m["id"].(string)
 	doc.etag, _ = m["_etag"].(string)
-	doc.rid, _ = m["_rid"].(string)
 	if ts, ok := m["_ts"].(float64); ok {
 		doc.ts = int64(ts)
 	}
 	doc.pk = pkKey(c.pkValues(m))
 	if t, ok := m["ttl"].(float64); ok {
-		doc.ttl = int64(t)
+		doc.ttl = itemTTL(t)
 	}
+	doc.uniq = uniqueTuples(c, m)
+	doc.distinct = topKeysDistinct(raw)
 	return doc, nil
+}
+
+// storedProps are the top-level properties decodeDocument reads: the system
+// ones, the item's ttl, and the first segment of each partition key and unique
+// key path.
+func (c *collection) storedProps() []string {
+	names := []string{"id", "_etag", "_ts", "ttl"}
+	add := func(n string) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	for _, p := range c.paths {
+		add(p[0])
+	}
+	for _, k := range c.uniqueKeys {
+		for _, p := range k {
+			add(p[0])
+		}
+	}
+	return names
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,6 +133,141 @@ func (s *Server) scope(q *request, c *collection) ([]*document, *apiError) {
 	return live, nil
 }
 
+// queryDocs returns the items a query evaluates, in creation order: those of its
+// scope (scope), narrowed by the indexes when the WHERE clause pins the item id
+// or the partition key with a top-level equality or IN term (query.Equalities):
+// then only the items with that id (the id index) or in those logical partitions
+// are read. The evaluator still checks the whole clause on each of them, so the
+// rows are those of a full scan.
+func (s *Server) queryDocs(q *request, c *collection, pq *query.Query, params map[string]any) ([]*document, *apiError) {
+	key, present, e := pkFromHeader(q.r)
+	if e != nil {
+		return nil, e
+	}
+	var keys []string // the logical partitions to read, when restricted
+	restricted := present
+	if present {
+		keys = []string{key}
+	}
+	if pks, ok := c.pkEqualities(pq, params); ok {
+		if restricted {
+			keys = slices.DeleteFunc(pks, func(k string) bool { return k != key })
+		} else {
+			keys, restricted = pks, true
+		}
+	}
+	var docs []*document
+	if ids, ok := pq.Equalities([]string{"id"}, params); ok {
+		docs = c.docsByID(ids, keys, restricted)
+	} else if restricted {
+		docs = c.docsIn(keys)
+	} else {
+		return s.scope(q, c)
+	}
+	sortBySeq(docs)
+	if c.defaultTTL.Load() == ttlOff {
+		return docs, nil
+	}
+	live := docs[:0]
+	for _, d := range docs {
+		if s.live(c, d) != nil {
+			live = append(live, d)
+		}
+	}
+	return live, nil
+}
+
+// pkEqualities returns the partition keys (pkKey) a document must have to satisfy
+// the query's equality terms on the partition key path(s); ok is false when a
+// path has no such term or a value is one the index cannot map (an object or an
+// array). A value that can equal no key (undefined) contributes none.
+func (c *collection) pkEqualities(pq *query.Query, params map[string]any) ([]string, bool) {
+	combos := [][]any{nil}
+	for _, path := range c.paths {
+		vals, ok := pq.Equalities(path, params)
+		if !ok {
+			return nil, false
+		}
+		var alts []any
+		for _, v := range vals {
+			switch x := v.(type) {
+			case string, bool, nil:
+				alts = append(alts, v)
+			case float64:
+				alts = append(alts, x)
+				if x == 0 { // 0 = -0, whose keys differ
+					alts = append(alts, -x)
+				}
+			default:
+				if query.IsUndefined(v) {
+					continue
+				}
+				return nil, false
+			}
+		}
+		next := make([][]any, 0, len(combos)*len(alts))
+		for _, cmb := range combos {
+			for _, a := range alts {
+				next = append(next, append(slices.Clip(cmb), a))
+			}
+		}
+		if len(next) > 1000 {
+			return nil, false
+		}
+		combos = next
+	}
+	keys := make([]string, 0, len(combos))
+	for _, cmb := range combos {
+		if k := pkKey(cmb); !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, true
+}
+
+// docsByID returns the items whose id is one of ids (non-strings match none),
+// only from the partitions keys when restricted.
+func (c *collection) docsByID(ids []any, keys []string, restricted bool) []*document {
+	var out []*document
+	var parts []*partition
+	for i, v := range ids {
+		id, ok := v.(string)
+		if !ok || slices.Contains(ids[:i], v) {
+			continue
+		}
+		parts = c.ids.lookup(id, parts[:0])
+		for _, p := range parts {
+			if restricted && !slices.Contains(keys, p.key) {
+				continue
+			}
+			p.mu.RLock()
+			d := p.docs[id]
+			p.mu.RUnlock()
+			if d != nil {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// docsIn returns the items of the logical partitions keys (distinct).
+func (c *collection) docsIn(keys []string) []*document {
+	var out []*document
+	for _, k := range keys {
+		p := c.partitionFor(k, false)
+		if p == nil {
+			continue
+		}
+		p.mu.RLock()
+		for _, d := range p.docs {
+			out = append(out, d)
+		}
+		p.mu.RUnlock()
+	}
+	return out
+}
+
 // query executes POST .../docs with application/query+json.
 func (s *Server) query(q *request, c *collection, body []byte) *apiError {
 	pq, params, qhash, e := s.parseQueryRequest(body)
@@ -141,15 +277,29 @@ func (s *Server) query(q *request, c *collection, body []byte) *apiError {
 	if s.opts.StrictIndexing && len(pq.OrderBy) > 1 && !c.hasCompositeIndex(pq) {
 		return errBadRequest("The order by query does not have a corresponding composite index that it can be served from.")
 	}
-	docs, e := s.scope(q, c)
+	docs, e := s.queryDocs(q, c, pq, params)
 	if e != nil {
 		return e
 	}
-	in := make([]query.Doc, len(docs))
+	// Decode what the query reads: usually a few top-level properties of each
+	// item, the whole item only when the query computes with it. When the WHERE
+	// clause can be checked on an item alone, items that fail it are dropped here
+	// and their map is reused for the next, so a scan allocates little for them.
+	names, all := pq.DocumentProperties()
+	mt := pq.Matcher(params)
+	in := make([]query.Doc, 0, len(docs))
 	size := 0
-	for i, d := range docs {
-		in[i] = query.Doc{Raw: d.raw, Val: d.value()}
+	var spare map[string]any
+	for _, d := range docs {
 		size += len(d.raw)
+		v := decodeInto(spare, d.raw, names, all, d.distinct)
+		spare = nil
+		if mt != nil && !mt.Match(v) {
+			clear(v)
+			spare = v
+			continue
+		}
+		in = append(in, query.Doc{Raw: d.raw, Val: v})
 	}
 	start := time.Now()
 	rows, err := pq.Run(in, params)

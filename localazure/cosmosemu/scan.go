@@ -69,21 +69,13 @@ func skipValue(b []byte, i int) int {
 	}
 	switch b[i] {
 	case '"':
-		for j := i + 1; j < len(b); j++ {
-			switch b[j] {
-			case '\\':
-				j++
-			case '"':
-				return j + 1
-			}
-		}
-		return -1
+		return skipString(b, i)
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(b); j++ {
 			switch b[j] {
 			case '"':
-				k := skipValue(b, j)
+				k := skipString(b, j)
 				if k < 0 {
 					return -1
 				}
@@ -112,12 +104,22 @@ func skipValue(b []byte, i int) int {
 // false when anything needs the full decode (system properties or ttl present,
 // nested partition key paths, unusual keys).
 func quickItem(c *collection, body []byte) (id string, key string, ok bool) {
+	id, key, _, ok = quickItemKeys(c, body)
+	return id, key, ok
+}
+
+// quickItemKeys is quickItem, also reporting whether the body's top-level keys
+// are distinct (document.distinct).
+func quickItemKeys(c *collection, body []byte) (id string, key string, distinct bool, ok bool) {
 	if len(c.paths) != 1 || len(c.paths[0]) != 1 || !json.Valid(body) {
-		return "", "", false
+		return "", "", false, false
 	}
 	pkName := c.paths[0][0]
 	var idRaw, pkRaw []byte
 	special := false
+	var seen [maxDistinctKeys]string
+	nkeys := 0
+	distinct = true
 	if !scanTop(body, func(k string, v []byte) {
 		switch k {
 		case "id":
@@ -128,20 +130,70 @@ func quickItem(c *collection, body []byte) (id string, key string, ok bool) {
 		if k == pkName {
 			pkRaw = v
 		}
+		if distinct {
+			distinct = addDistinct(&seen, &nkeys, k)
+		}
 	}) || special || idRaw == nil {
-		return "", "", false
+		return "", "", false, false
 	}
 	if err := json.Unmarshal(idRaw, &id); err != nil {
-		return "", "", false
+		return "", "", false, false
 	}
 	var pk any = undefinedPK
 	if pkRaw != nil {
 		if err := json.Unmarshal(pkRaw, &pk); err != nil {
-			return "", "", false
+			return "", "", false, false
 		}
 		if m, isMap := pk.(map[string]any); isMap && len(m) == 0 {
 			pk = undefinedPK
 		}
 	}
-	return id, pkKey([]any{pk}), true
+	return id, pkKey([]any{pk}), distinct, true
+}
+
+// maxDistinctKeys bounds the keys checked for distinctness; an item with more
+// is treated as possibly repeating one (decodeProps then reads it to the end).
+const maxDistinctKeys = 32
+
+func addDistinct(seen *[maxDistinctKeys]string, n *int, k string) bool {
+	if *n == len(seen) {
+		return false
+	}
+	for _, s := range seen[:*n] {
+		if s == k {
+			return false
+		}
+	}
+	seen[*n] = k
+	*n++
+	return true
+}
+
+// topKeysDistinct reports whether the top-level keys of a JSON object are
+// distinct, plain (no escapes) and at most maxDistinctKeys.
+func topKeysDistinct(b []byte) bool {
+	var seen [maxDistinctKeys]string
+	n := 0
+	distinct := true
+	if !scanTop(b, func(k string, _ []byte) {
+		if distinct {
+			distinct = addDistinct(&seen, &n, k)
+		}
+	}) {
+		return false
+	}
+	return distinct
+}
+
+// skipString returns the offset just past the JSON string starting at i, or -1.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
 }

@@ -1,11 +1,13 @@
 package cosmosemu
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"hash/maphash"
 	"math"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -46,27 +48,146 @@ type collection struct {
 
 	mu    sync.RWMutex
 	parts map[string]*partition
+
+	ids idIndex // item id -> partitions
 }
 
 type partition struct {
+	key  string // the canonical partition key; items share this string
 	mu   sync.RWMutex
 	docs map[string]*document
 }
 
 // document is a stored item: the JSON exactly as served (system properties
-// included) and its decoded form for queries and patches. A document is immutable
-// once stored; writes replace the pointer.
+// included) and the few fields requests need without parsing it. Nothing decoded
+// is kept: queries and patches decode what they read when they read it (decode.go),
+// so an item costs its JSON plus about 200 bytes. A document is immutable once
+// stored; writes replace the pointer. Its resource id is not stored: it is
+// docRID(db, container, seq), which rid() renders.
 type document struct {
 	id   string
-	pk   string // canonical partition key JSON
-	raw  []byte
-	valp atomic.Pointer[map[string]any] // decoded form; filled lazily from raw
-	etag string                         // quoted, as served
+	pk   string // canonical partition key JSON (the partition's key string)
+	raw  []byte // exactly as long as the JSON (no spare capacity)
+	etag string // quoted, as served
 	ts   int64
-	rid  string
-	seq  uint64 // creation order, kept across replaces, for stable query order
+	seq  uint64 // creation order, kept across replaces, for stable query order; also the rid
 	lsn  uint64 // the container's sequence number at this write: change feed order
-	ttl  int64  // the item's own "ttl" (seconds, -1 = never), 0 when it has none
+	ttl  int32  // the item's own "ttl" (seconds, -1 = never; at most 2^31-1), 0 when it has none
+	// distinct is set when the item's top-level keys are known to be distinct,
+	// so that decodeProps may stop once it has found what it looks for.
+	distinct bool
+	// uniq holds the item's value tuple for each unique key of the container
+	// (uniqueTuple), nil when it has none.
+	uniq []string
+}
+
+// rid is the item's resource id.
+func (c *collection) docRID(d *document) string { return docRID(c.db.num, c.num, d.seq) }
+
+// put stores d in p (whose lock the caller holds for writing) and keeps the id
+// index current.
+func (p *partition) put(c *collection, d *document) {
+	d.pk = p.key
+	if old, ok := p.docs[d.id]; ok {
+		d.id = old.id // one copy of the id string, shared with the index
+	} else {
+		c.ids.add(d.id, p)
+	}
+	p.docs[d.id] = d
+}
+
+// del removes item id from p (whose lock the caller holds for writing).
+func (p *partition) del(c *collection, id string) {
+	if _, ok := p.docs[id]; ok {
+		delete(p.docs, id)
+		c.ids.remove(id, p)
+	}
+}
+
+// idIndex maps an item id to the partitions holding an item with that id (ids
+// are unique per logical partition only), so that a cross-partition query on
+// c.id reads only those items. It tracks the partitions' maps exactly, expired
+// items included (queries check liveness anyway). Sharded so that writers to
+// different partitions rarely meet; a shard's lock is a leaf, taken under the
+// partition's.
+type idIndex struct {
+	shards [idShards]idShard
+}
+
+const idShards = 64
+
+type idShard struct {
+	mu  sync.Mutex
+	one map[string]*partition   // the only partition holding the id
+	dup map[string][]*partition // ids held by more than one partition
+}
+
+var idSeed = maphash.MakeSeed()
+
+func (x *idIndex) shard(id string) *idShard {
+	return &x.shards[maphash.String(idSeed, id)%idShards]
+}
+
+func (x *idIndex) add(id string, p *partition) {
+	sh := x.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if ps, ok := sh.dup[id]; ok {
+		sh.dup[id] = append(ps, p)
+		return
+	}
+	q, ok := sh.one[id]
+	switch {
+	case !ok:
+		if sh.one == nil {
+			sh.one = map[string]*partition{}
+		}
+		sh.one[id] = p
+	case q != p:
+		if sh.dup == nil {
+			sh.dup = map[string][]*partition{}
+		}
+		delete(sh.one, id)
+		sh.dup[id] = []*partition{q, p}
+	}
+}
+
+func (x *idIndex) remove(id string, p *partition) {
+	sh := x.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if ps, ok := sh.dup[id]; ok {
+		out := ps[:0]
+		for _, q := range ps {
+			if q != p {
+				out = append(out, q)
+			}
+		}
+		if len(out) == 1 {
+			delete(sh.dup, id)
+			if sh.one == nil {
+				sh.one = map[string]*partition{}
+			}
+			sh.one[id] = out[0]
+		} else {
+			sh.dup[id] = out
+		}
+		return
+	}
+	if sh.one[id] == p {
+		delete(sh.one, id)
+	}
+}
+
+// lookup appends the partitions holding id to buf.
+func (x *idIndex) lookup(id string, buf []*partition) []*partition {
+	sh := x.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if p, ok := sh.one[id]; ok {
+		return append(buf, p)
+	}
+	return append(buf, sh.dup[id]...)
 }
 
 // encodeRID renders resource-id bytes the way Cosmos does: standard base64 with
@@ -115,7 +236,7 @@ func (c *collection) partitionFor(key string, create bool) *partition {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p = c.parts[key]; p == nil {
-		p = &partition{docs: map[string]*document{}}
+		p = &partition{key: key, docs: map[string]*document{}}
 		c.parts[key] = p
 	}
 	return p
@@ -143,8 +264,41 @@ func (c *collection) snapshot(key string, all bool) []*document {
 		}
 		p.mu.RUnlock()
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	sortBySeq(out)
 	return out
+}
+
+// sortBySeq puts documents in creation order, the order of queries and feeds.
+func sortBySeq(docs []*document) {
+	bySeq := func(a, b *document) int { return cmp.Compare(a.seq, b.seq) }
+	if len(docs) < 256 {
+		slices.SortFunc(docs, bySeq)
+		return
+	}
+	// Sequence numbers are distinct and mostly dense: place each item in its slot
+	// (linear time) unless they are too sparse.
+	lo, hi := docs[0].seq, docs[0].seq
+	for _, d := range docs {
+		lo, hi = min(lo, d.seq), max(hi, d.seq)
+	}
+	if hi-lo >= uint64(4*len(docs)) {
+		slices.SortFunc(docs, bySeq)
+		return
+	}
+	slots := make([]*document, hi-lo+1)
+	for _, d := range docs {
+		if slots[d.seq-lo] != nil {
+			slices.SortFunc(docs, bySeq) // not distinct after all
+			return
+		}
+		slots[d.seq-lo] = d
+	}
+	out := docs[:0]
+	for _, d := range slots {
+		if d != nil {
+			out = append(out, d)
+		}
+	}
 }
 
 // pkValues extracts the partition key values from a decoded document; a missing
@@ -231,6 +385,15 @@ func plainJSONString(s string) bool {
 	return true
 }
 
+// itemTTL narrows an item's ttl for storage; a ttl past 2^31-1 seconds (which
+// Cosmos refuses, and which is 68 years) is kept as 2^31-1.
+func itemTTL(t float64) int32 {
+	if t > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int32(t)
+}
+
 // ttlOff marks a container without time-to-live (no defaultTtl property).
 const ttlOff = math.MinInt64
 
@@ -254,7 +417,7 @@ func (s *Server) live(c *collection, d *document) *document {
 	}
 	t := def
 	if d.ttl != 0 {
-		t = d.ttl
+		t = int64(d.ttl)
 	}
 	if t > 0 && s.now().Unix() >= d.ts+t {
 		return nil
@@ -277,22 +440,12 @@ func (s *Server) purgeExpired(c *collection) {
 		p.mu.Lock()
 		for id, d := range p.docs {
 			if s.live(c, d) == nil {
-				delete(p.docs, id)
+				p.del(c, id)
 			}
 		}
 		p.mu.Unlock()
 	}
 }
 
-// value returns the decoded item, decoding the stored JSON on first use: writes
-// that did not need the decoded form skip that cost, and concurrent first uses
-// at worst decode twice to the same result.
-func (d *document) value() map[string]any {
-	if p := d.valp.Load(); p != nil {
-		return *p
-	}
-	var m map[string]any
-	_ = json.Unmarshal(d.raw, &m)
-	d.valp.Store(&m)
-	return m
-}
+// value decodes the item in full; the result is the caller's to keep or change.
+func (d *document) value() map[string]any { return decodeDoc(d.raw) }

@@ -60,17 +60,31 @@ func uniqueTuple(doc map[string]any, key [][]string) string {
 	return b.String()
 }
 
+// uniqueTuples renders an item's values for each unique key of c (nil when c
+// has none); documents keep theirs (document.uniq), so that a write compares
+// strings instead of decoding every other item of the partition.
+func uniqueTuples(c *collection, doc map[string]any) []string {
+	if len(c.uniqueKeys) == 0 {
+		return nil
+	}
+	out := make([]string, len(c.uniqueKeys))
+	for i, key := range c.uniqueKeys {
+		out[i] = uniqueTuple(doc, key)
+	}
+	return out
+}
+
 // checkUnique enforces the unique key policy within the item's logical partition:
-// no other item (by id) may have the same values for any unique key.
-func (s *Server) checkUnique(c *collection, doc map[string]any, id string, others view) *apiError {
+// no other item (by id) may have the same values (tuples, from uniqueTuples) for
+// any unique key.
+func (s *Server) checkUnique(c *collection, tuples []string, id string, others view) *apiError {
 	if len(c.uniqueKeys) == 0 {
 		return nil
 	}
 	var conflict bool
-	for _, key := range c.uniqueKeys {
-		want := uniqueTuple(doc, key)
+	for i, want := range tuples {
 		others(func(d *document) bool {
-			if d.id != id && uniqueTuple(d.value(), key) == want {
+			if d.id != id && i < len(d.uniq) && d.uniq[i] == want {
 				conflict = true
 				return false
 			}

@@ -24,6 +24,10 @@ type Query struct {
 	Limit   Expr
 
 	aggregate bool // the projection uses aggregate functions (no GROUP BY)
+
+	// What the query reads of a document (access.go), for a top-level query.
+	docProps []string
+	docAll   bool
 }
 
 // SelectItem is one projection with its output property name.

@@ -66,6 +66,7 @@ func Parse(src string) (q *Query, err error) {
 	if err := resolve(q, nil); err != nil {
 		return nil, err
 	}
+	q.analyseAccess()
 	return q, nil
 }
 
