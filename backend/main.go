@@ -24,6 +24,7 @@ import (
 	"github.com/contoso/orderflow/platform/cosmos"
 	"github.com/contoso/orderflow/platform/doctor"
 	phealth "github.com/contoso/orderflow/platform/health"
+	"github.com/contoso/orderflow/platform/identity"
 	"github.com/contoso/orderflow/platform/keyvault"
 	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
@@ -148,7 +149,20 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 	if err != nil {
 		return listenError("HEALTH_ADDR", cfg.Backend.HealthAddr, err)
 	}
-	srv := &http.Server{Handler: health.Handler(checker, m.Handler()), ReadHeaderTimeout: 5 * time.Second}
+	// The identity panel's backend half (GET /identity): permissions from the doctor's
+	// read-only probes, at most one round per 30 s (platform/identity).
+	ident := &identity.Source{
+		Info: identity.Info{
+			Service: "backend", ClientID: cfg.Identity.ClientID, TenantID: cfg.Identity.TenantID,
+			AuthorityHost: cfg.Identity.AuthorityHost, TokenFile: cfg.Identity.FederatedTokenFile,
+		},
+		Checker: checker,
+		Prober: identity.NewProber(func(ctx context.Context, timeout time.Duration) []doctor.Permission {
+			return doctor.ReadPermissions(ctx, config.Backend, cfg, clients, timeout)
+		}, identity.ProberOptions{}),
+		Logger: log,
+	}
+	srv := &http.Server{Handler: health.Handler(checker, m.Handler(), ident), ReadHeaderTimeout: 5 * time.Second}
 
 	// Background work stops when bg is cancelled, after the worker drained, so that
 	// messages in flight still have the key refresher and the health server; every

@@ -29,7 +29,7 @@ func TestReadyz(t *testing.T) {
 		{Name: "entra-id", Scope: health.Own, Probe: fails(&idFails, "no identity")},
 		{Name: "keyvault", Scope: health.Shared, Probe: fails(&kvFails, "key vault: access denied")},
 	}, health.Options{TTL: time.Nanosecond})
-	srv := httptest.NewServer(Handler(checker, nil))
+	srv := httptest.NewServer(Handler(checker, nil, nil))
 	defer srv.Close()
 	get := func(path string) (int, health.Report) {
 		resp, err := http.Get(srv.URL + path)

@@ -15,7 +15,7 @@ import (
 func TestMetricsEndpoint(t *testing.T) {
 	m := metrics.New(metrics.NewRegistry(), metrics.Backend)
 	m.OrdersCompleted.Inc()
-	srv := httptest.NewServer(Handler(health.New(nil, health.Options{}), m.Handler()))
+	srv := httptest.NewServer(Handler(health.New(nil, health.Options{}), m.Handler(), nil))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + metrics.Path)
 	if err != nil {
@@ -33,7 +33,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 
 	// Without Metrics there is no such endpoint.
-	bare := httptest.NewServer(Handler(health.New(nil, health.Options{}), nil))
+	bare := httptest.NewServer(Handler(health.New(nil, health.Options{}), nil, nil))
 	defer bare.Close()
 	resp, err = http.Get(bare.URL + metrics.Path)
 	if err != nil {
