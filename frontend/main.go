@@ -27,6 +27,7 @@ import (
 	"github.com/contoso/orderflow/platform/cosmos"
 	"github.com/contoso/orderflow/platform/doctor"
 	"github.com/contoso/orderflow/platform/health"
+	"github.com/contoso/orderflow/platform/identity"
 	"github.com/contoso/orderflow/platform/keyvault"
 	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
@@ -144,6 +145,13 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 			AuthorityHost: cfg.Identity.AuthorityHost, TokenFile: cfg.Identity.FederatedTokenFile,
 			TraceView: cfg.Frontend.TraceViewURL,
 		},
+		// The panel's permissions: the doctor's read-only probes with this service's
+		// clients, at most one round per 30 s (platform/identity).
+		Permissions: identity.NewProber(func(ctx context.Context, timeout time.Duration) []doctor.Permission {
+			return doctor.ReadPermissions(ctx, config.Frontend, cfg, clients, timeout)
+		}, identity.ProberOptions{}),
+		BackendHealthURL: cfg.Frontend.BackendHealthURL,
+		Reconcile:        api.Reconcile{MinAge: cfg.Frontend.ReconcileMinAge, Interval: cfg.Frontend.ReconcileInterval},
 	}, api.Limits{
 		MaxBodyBytes:       cfg.Frontend.MaxBodyBytes,
 		MaxAttachmentBytes: cfg.Frontend.MaxAttachmentBytes,

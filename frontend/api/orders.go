@@ -27,7 +27,11 @@ type orderView struct {
 	FailureReason string              `json:"failureReason,omitempty"`
 	CreatedAt     time.Time           `json:"createdAt"`
 	UpdatedAt     time.Time           `json:"updatedAt"`
-	Links         orderLinks          `json:"links"`
+	// Delivery and Steps are computed by Server.present (delivery.go): the outbox
+	// flag made public on purpose, as an explicit field with its own contract.
+	Delivery *deliveryView `json:"delivery,omitempty"`
+	Steps    []stepView    `json:"steps,omitempty"`
+	Links    orderLinks    `json:"links"`
 }
 
 // orderLinks are the URLs a client follows from an order; building them here
@@ -89,7 +93,7 @@ func (s *Server) placeOrder(c echo.Context) error {
 	s.metrics.OrdersPlaced.Inc()
 	s.log.InfoContext(req.Context(), "order placed", "order_id", o.ID, "items", len(o.Items), "published", o.Published)
 	c.Response().Header().Set(echo.HeaderLocation, orderPath(o.ID))
-	return c.JSON(http.StatusAccepted, viewOf(o))
+	return c.JSON(http.StatusAccepted, s.present(o))
 }
 
 // requireJSON refuses bodies that are not declared as JSON, so a form post or a
@@ -109,7 +113,7 @@ func (s *Server) getOrder(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, viewOf(o))
+	return c.JSON(http.StatusOK, s.present(o))
 }
 
 // loadOrder validates the :id path parameter and reads the order.
@@ -169,7 +173,7 @@ func (s *Server) listCustomerOrders(c echo.Context) error {
 	}
 	out := orderPage{Orders: make([]orderView, 0, len(page.Orders)), Continuation: page.Continuation}
 	for _, o := range page.Orders {
-		out.Orders = append(out.Orders, viewOf(o))
+		out.Orders = append(out.Orders, s.present(o))
 	}
 	if page.Continuation != "" {
 		q := url.Values{"limit": {strconv.Itoa(limit)}, "continuation": {page.Continuation}}

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/contoso/orderflow/platform/identity"
 	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
 )
@@ -37,6 +38,16 @@ type Deps struct {
 	Hub      *hub.Hub
 	Checker  *Checker
 	Identity Identity
+	// Permissions probes what the identity may do, for the identity panel; nil
+	// leaves the panel without permissions.
+	Permissions *identity.Prober
+	// BackendHealthURL is where the backend's GET /identity is (BACKEND_HEALTH_URL);
+	// "" = the panel says the backend is not configured. BackendClient fetches it
+	// (nil = a plain http.Client).
+	BackendHealthURL string
+	BackendClient    *http.Client
+	// Reconcile is the outbox reconciler's schedule, for the orders' delivery hint.
+	Reconcile Reconcile
 	// Assets is the page (frontend/web); nil serves the API only.
 	Assets fs.FS
 	Logger *slog.Logger
@@ -108,20 +119,24 @@ func (l Limits) withDefaults() Limits {
 
 // Server is the frontend's HTTP handler.
 type Server struct {
-	orders       orders.OrderStore
-	attachments  orders.AttachmentStore
-	receipts     orders.ReceiptStore
-	secrets      orders.SecretSource
-	catalog      *orders.Catalog
-	placer       *orders.Placer
-	hub          *hub.Hub
-	checker      *Checker
-	identityInfo Identity
-	log          *slog.Logger
-	limits       Limits
-	now          func() time.Time
-	tracer       trace.Tracer
-	metrics      *metrics.Metrics
+	orders      orders.OrderStore
+	attachments orders.AttachmentStore
+	receipts    orders.ReceiptStore
+	secrets     orders.SecretSource
+	catalog     *orders.Catalog
+	placer      *orders.Placer
+	hub         *hub.Hub
+	checker     *Checker
+	identitySrc *identity.Source
+	log         *slog.Logger
+	limits      Limits
+	now         func() time.Time
+	tracer      trace.Tracer
+	metrics     *metrics.Metrics
+	reconcile   Reconcile
+	// backendURL and backendClient fetch the backend's identity view.
+	backendURL    string
+	backendClient *http.Client
 
 	echo         *echo.Echo
 	handler      http.Handler // echo inside the otelhttp span
@@ -144,19 +159,25 @@ func NewServer(d Deps, limits Limits) *Server {
 		d.Catalog = orders.DefaultCatalog()
 	}
 	s := &Server{
-		orders:       d.Orders,
-		attachments:  d.Attachments,
-		receipts:     d.Receipts,
-		secrets:      d.Secrets,
-		catalog:      d.Catalog,
-		placer:       &orders.Placer{Orders: d.Orders, Publisher: d.Publisher, Catalog: d.Catalog, Logger: d.Logger, Now: d.Now},
-		hub:          d.Hub,
-		checker:      d.Checker,
-		identityInfo: d.Identity,
-		log:          d.Logger,
-		limits:       limits.withDefaults(),
-		now:          d.Now,
-		metrics:      metrics.Or(d.Metrics),
+		orders:        d.Orders,
+		attachments:   d.Attachments,
+		receipts:      d.Receipts,
+		secrets:       d.Secrets,
+		catalog:       d.Catalog,
+		placer:        &orders.Placer{Orders: d.Orders, Publisher: d.Publisher, Catalog: d.Catalog, Logger: d.Logger, Now: d.Now},
+		hub:           d.Hub,
+		checker:       d.Checker,
+		identitySrc:   &identity.Source{Info: d.Identity, Checker: d.Checker, Prober: d.Permissions, Logger: d.Logger},
+		log:           d.Logger,
+		limits:        limits.withDefaults(),
+		now:           d.Now,
+		metrics:       metrics.Or(d.Metrics),
+		reconcile:     d.Reconcile,
+		backendURL:    d.BackendHealthURL,
+		backendClient: d.BackendClient,
+	}
+	if s.backendClient == nil {
+		s.backendClient = &http.Client{}
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -201,6 +222,7 @@ func (s *Server) routes(assets fs.FS) *echo.Echo {
 	api.GET("/orders/:id/events", s.orderEvents)
 	api.GET("/customers/:customerId/orders", s.listCustomerOrders)
 	api.GET("/identity", s.identity)
+	api.GET("/identity/backend", s.backendIdentity)
 
 	if assets != nil {
 		page := http.FileServerFS(assets)
