@@ -189,8 +189,84 @@
     if (status === "Completed") $("receipt-line").hidden = false;
   }
 
+  // clientIds are the services' client IDs as the identity panel last read them,
+  // so each order step can name the identity that did it.
+  const clientIds = { frontend: "", backend: "" };
+  let watched = null; // the order being shown, for re-rendering its steps
+  let orderPoll = null; // re-reads the order while it is not yet sent
+
+  const clock = (iso) => new Date(iso).toLocaleTimeString();
+
+  // showDelivery explains a Pending order: stored but not yet sent to the backend
+  // (the outbox), and by when the frontend's reconciler retries; or sent and
+  // waiting for the backend.
+  function showDelivery(order) {
+    const hint = $("delivery-hint");
+    const d = order.delivery;
+    hint.classList.remove("overdue");
+    hint.hidden = true;
+    if (!d || order.status !== "Pending") return;
+    hint.dataset.sent = String(d.sent);
+    if (d.sent) {
+      hint.textContent = "Sent to the backend; waiting for it to sign the receipt and complete the order.";
+    } else if (!d.retryBy) {
+      hint.textContent = "Stored, not yet sent to the backend, and the frontend's reconciler is disabled (RECONCILE_INTERVAL=0): nothing will re-send it.";
+    } else if (d.overdue) {
+      hint.classList.add("overdue");
+      hint.textContent = `Stored, not yet sent to the backend; the frontend's retry due by ${clock(d.retryBy)} has not succeeded yet and is tried again each reconciler pass (see the frontend's log).`;
+    } else {
+      hint.textContent = `Stored, not yet sent to the backend; the frontend retries by ${clock(d.retryBy)}.`;
+    }
+    hint.hidden = false;
+  }
+
+  function showSteps(order) {
+    const ol = $("order-steps");
+    ol.replaceChildren();
+    for (const st of order.steps || []) {
+      const li = document.createElement("li");
+      li.className = st.done ? "done" : "todo";
+      li.dataset.step = st.step;
+      li.dataset.by = st.by;
+      const when = st.done && st.at ? ` at ${clock(st.at)}` : "";
+      li.append(`${st.done ? "" : "(not yet) "}${st.detail}${when} — by the ${st.by}`);
+      if (clientIds[st.by]) {
+        const code = document.createElement("code");
+        code.textContent = clientIds[st.by];
+        li.append(" (", code, ")");
+      }
+      if (st.attribution === "design") li.title = "The order does not record who did this step; the code and the roles let only this identity do it.";
+      ol.append(li);
+    }
+  }
+
+  async function refreshOrder(id) {
+    try {
+      const resp = await fetch(`/api/orders/${encodeURIComponent(id)}`, { headers: { Accept: "application/json" } });
+      if (!resp.ok || !watched || watched.id !== id) return;
+      watched = await resp.json();
+      showDelivery(watched);
+      showSteps(watched);
+      if (watched.status !== "Pending" || (watched.delivery && watched.delivery.sent)) stopOrderPoll();
+    } catch (_) { /* the next poll or the stream's status will do */ }
+  }
+
+  function stopOrderPoll() {
+    if (orderPoll) clearInterval(orderPoll);
+    orderPoll = null;
+  }
+
   function watchOrder(order) {
     if (events) events.close();
+    stopOrderPoll();
+    watched = order;
+    showDelivery(order);
+    showSteps(order);
+    // The stream carries statuses only; while the order is not yet sent, re-read
+    // it so the hint flips when the reconciler sends it.
+    if (order.status === "Pending" && order.delivery && !order.delivery.sent) {
+      orderPoll = setInterval(() => refreshOrder(order.id), 5000);
+    }
     $("status-card").hidden = false;
     $("status-order-id").textContent = order.id;
     $("status-total").textContent = order.total ? `Total ${money(order.total)}` : "";
@@ -206,6 +282,7 @@
       const s = JSON.parse(e.data);
       if (s.orderId !== order.id) return;
       setStatus(s.status, s.reason);
+      refreshOrder(order.id);
       if (TERMINAL.has(s.status)) {
         // The server ends the stream after a terminal status; closing here
         // keeps EventSource from reconnecting.
@@ -295,22 +372,13 @@
     $("recent-page").textContent = `Page ${pager.page + 1}`;
   }
 
-  // ---- identity panel ------------------------------------------------------
+  // ---- identity panels ---------------------------------------------------
 
-  async function loadIdentity() {
-    const dl = $("identity");
-    const deps = $("dependencies");
-    const resp = await fetch("/api/identity", { headers: { Accept: "application/json" } });
-    if (!resp.ok) {
-      dl.replaceChildren();
-      deps.replaceChildren();
-      const li = document.createElement("li");
-      li.className = "bad";
-      li.textContent = problemText(await readProblem(resp));
-      deps.append(li);
-      return;
-    }
-    const id = await resp.json();
+  // renderIdentity fills one service's panel from platform/identity's view.
+  function renderIdentity(panel, id) {
+    const dl = panel.querySelector(".identity");
+    const deps = panel.querySelector(".deps");
+    const perms = panel.querySelector(".perms");
     const tok = id.token || {};
     const rows = [
       ["Service", id.service],
@@ -332,10 +400,6 @@
       dd.textContent = v;
       dl.append(dt, dd);
     }
-    if (id.traceView) {
-      $("trace-view-link").href = id.traceView;
-      $("trace-view").hidden = false;
-    }
     deps.replaceChildren();
     for (const d of id.dependencies || []) {
       const li = document.createElement("li");
@@ -345,6 +409,82 @@
         : `${d.name}: not reachable${d.error ? ` — ${d.error}` : ""}`;
       deps.append(li);
     }
+    perms.replaceChildren();
+    const p = id.permissions;
+    if (!p) {
+      const li = document.createElement("li");
+      li.textContent = "not probed by this service";
+      perms.append(li);
+      return;
+    }
+    for (const it of p.items || []) {
+      const li = document.createElement("li");
+      li.className = it.status;
+      li.dataset.check = it.check;
+      const role = document.createElement("span");
+      role.className = "role";
+      role.textContent = it.entra ? it.role : "emulator key (no role)";
+      const verdict = { ok: "allowed", denied: "denied", error: "could not check", "not-probed": "not probed (writes)" }[it.status] || it.status;
+      li.append(`${it.check}: ${verdict} — `, role, ` on ${it.scope}`);
+      li.title = [it.detail, it.fix ? `fix: ${it.fix}` : "", `assigned in ${it.assignedIn}`].filter(Boolean).join("\n");
+      perms.append(li);
+    }
+    const when = document.createElement("li");
+    when.className = "muted small";
+    when.textContent = `checked ${clock(p.checkedAt)}`;
+    perms.append(when);
+  }
+
+  function clearIdentity(panel, message) {
+    panel.querySelector(".identity").replaceChildren();
+    panel.querySelector(".perms").replaceChildren();
+    const deps = panel.querySelector(".deps");
+    deps.replaceChildren();
+    const li = document.createElement("li");
+    li.className = "bad";
+    li.textContent = message;
+    deps.append(li);
+  }
+
+  async function loadFrontendIdentity() {
+    const panel = $("identity-frontend");
+    const resp = await fetch("/api/identity", { headers: { Accept: "application/json" } });
+    if (!resp.ok) { clearIdentity(panel, problemText(await readProblem(resp))); return; }
+    const id = await resp.json();
+    clientIds.frontend = id.clientId || "";
+    renderIdentity(panel, id);
+    if (id.traceView) {
+      $("trace-view-link").href = id.traceView;
+      $("trace-view").hidden = false;
+    }
+  }
+
+  // The backend's view comes through the frontend (GET /api/identity/backend):
+  // the browser cannot reach the backend's health port on AKS.
+  async function loadBackendIdentity() {
+    const panel = $("identity-backend");
+    const state = panel.querySelector(".backend-state");
+    state.classList.remove("bad");
+    const resp = await fetch("/api/identity/backend", { headers: { Accept: "application/json" } });
+    if (!resp.ok) { clearIdentity(panel, problemText(await readProblem(resp))); return; }
+    const b = await resp.json();
+    panel.dataset.reachable = String(b.reachable);
+    if (!b.reachable) {
+      state.classList.add("bad");
+      state.textContent = b.configured
+        ? `Backend not reachable at ${b.url}: ${b.error}`
+        : `Backend not configured: ${b.error}`;
+      for (const sel of [".identity", ".deps", ".perms"]) panel.querySelector(sel).replaceChildren();
+      return;
+    }
+    state.textContent = `Read from the backend's health port (${b.url}) by the frontend.`;
+    clientIds.backend = b.identity.clientId || "";
+    renderIdentity(panel, b.identity);
+  }
+
+  async function loadIdentity() {
+    await Promise.all([loadFrontendIdentity(), loadBackendIdentity()].map((p) => p.catch(() => {})));
+    if (watched) showSteps(watched);
   }
 
   // ---- start ---------------------------------------------------------------
