@@ -77,6 +77,7 @@ func Parse(page string) ([]Lab, error) {
 			if err := p.endLab(); err != nil {
 				return nil, err
 			}
+			p.cur = nil // a section that is not a lab is not run
 			if strings.HasPrefix(line, "## Lab") {
 				p.labs = append(p.labs, Lab{Name: strings.TrimPrefix(line, "## "), Line: n})
 				p.cur = &p.labs[len(p.labs)-1]
