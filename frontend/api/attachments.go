@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"log/slog"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -105,7 +106,7 @@ func (s *Server) uploadAttachment(c echo.Context) error {
 	if err := s.orders.AddAttachment(req.Context(), o, a); err != nil {
 		return renameField(fmt.Errorf("record attachment %q on order %s: %w", name, o.ID, err), attachmentField)
 	}
-	s.log.InfoContext(req.Context(), "attachment stored", "order_id", o.ID, "size", a.Size, "content_type", a.ContentType)
+	logAttrs(c, slog.String("order_id", o.ID), slog.Int64("size", a.Size), slog.String("content_type", a.ContentType))
 	c.Response().Header().Set(echo.HeaderLocation, orderPath(o.ID)+"/attachments/"+url.PathEscape(a.Name))
 	return c.JSON(http.StatusCreated, a)
 }

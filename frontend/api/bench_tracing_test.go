@@ -29,7 +29,7 @@ func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) err
 func (discardExporter) Shutdown(context.Context) error                             { return nil }
 
 // BenchmarkPlaceOrderTracing measures the frontend's own time for POST /api/orders
-// (as BenchmarkPlaceOrderOverhead does) under three TracerProviders in the same run,
+// (with the fakes of bench_test.go) under three TracerProviders in the same run,
 // interleaved in rounds so machine drift hits all alike: "noop" (no SDK at all),
 // "off" (what telemetry.Setup installs without an OTLP endpoint: trace context carried
 // on, nothing recorded) and "on" (a batch processor feeding an

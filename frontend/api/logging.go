@@ -17,7 +17,9 @@ const requestIDHeader = "X-Request-Id"
 
 // requestLog logs one line per request. It logs the route pattern and path but
 // never the query string, headers or bodies: those are where tokens, customer
-// data and continuation tokens would be.
+// data and continuation tokens would be. Handlers add what the request did (the
+// order it placed) with logAttrs, so a request is one line, not two: log volume is
+// a cost per order (docs/performance.md).
 func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -56,6 +58,9 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 				slog.Duration("duration", time.Since(start)),
 				slog.String("request_id", id),
 			}
+			if extra, ok := c.Get(logAttrsKey).([]slog.Attr); ok {
+				attrs = append(attrs, extra...)
+			}
 			if err != nil {
 				attrs = append(attrs, slog.String("err", err.Error()))
 			}
@@ -67,6 +72,16 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 
 // requestIDKey is the echo.Context key of the request ID.
 const requestIDKey = "request_id"
+
+// logAttrsKey is the echo.Context key of the attributes a handler adds to its
+// request's log line.
+const logAttrsKey = "log_attrs"
+
+// logAttrs adds attributes to the request's one log line.
+func logAttrs(c echo.Context, attrs ...slog.Attr) {
+	prev, _ := c.Get(logAttrsKey).([]slog.Attr)
+	c.Set(logAttrsKey, append(prev, attrs...))
+}
 
 // validRequestID accepts short IDs of safe characters only, so a client cannot
 // inject log lines or huge values through the header.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -91,7 +92,7 @@ func (s *Server) placeOrder(c echo.Context) error {
 		return fmt.Errorf("place order for customer %s: %w", in.CustomerID, err)
 	}
 	s.metrics.OrdersPlaced.Inc()
-	s.log.InfoContext(req.Context(), "order placed", "order_id", o.ID, "items", len(o.Items), "published", o.Published)
+	logAttrs(c, slog.String("order_id", o.ID), slog.Int("items", len(o.Items)), slog.Bool("published", o.Published))
 	c.Response().Header().Set(echo.HeaderLocation, orderPath(o.ID))
 	return c.JSON(http.StatusAccepted, s.present(o))
 }
