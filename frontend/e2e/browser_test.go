@@ -29,9 +29,12 @@ func TestPageOnTheStack(t *testing.T) {
 	if err := browsertest.WaitFor(ctx, `document.body.dataset.ready === "true" && document.querySelectorAll("#item-rows select option").length > 0`, 15*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// The identity panel shows the projected token's subject, from the real token file.
-	if err := browsertest.WaitFor(ctx, `document.querySelector("#identity").textContent.includes("system:serviceaccount:orderflow:frontend")`, 15*time.Second); err != nil {
-		t.Error(err)
+	// The identity panels show each service's projected token subject, from the real
+	// token files: the backend's through the frontend, from the backend process.
+	for _, sa := range []string{"frontend", "backend"} {
+		if err := browsertest.WaitFor(ctx, `document.querySelector("#identity-`+sa+`").textContent.includes("system:serviceaccount:orderflow:`+sa+`")`, 15*time.Second); err != nil {
+			t.Error(err)
+		}
 	}
 	// localazure gives the frontend TRACE_VIEW_URL (endpointEnv.traceView), and the
 	// page links there.

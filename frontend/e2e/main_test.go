@@ -124,6 +124,9 @@ func runMain(m *testing.M) int {
 	}
 	extra := map[string]string{
 		"HTTP_ADDR": addr,
+		// localazure.json names the backend's listen address; on ephemeral ports the
+		// test picked it, so it tells the frontend.
+		"BACKEND_HEALTH_URL": "http://" + healthAddr,
 		// A short reconciler cycle, so an order whose send failed would still
 		// complete within the test.
 		"RECONCILE_INTERVAL": "2s",

@@ -15,8 +15,10 @@ import (
 // the stand-ins: the four variables the workload identity webhook injects, the
 // endpoints under the names LocalAzure.endpointEnv gives them (what the Deployment
 // sets in AKS), SSL_CERT_FILE so that the local CA is trusted, the configuration's
-// env entries, and with FixedPorts its listen addresses. It returns nil for an
-// unknown workload.
+// env entries, and with FixedPorts its listen addresses. A ${workload.VARIABLE} in
+// an env entry becomes that workload's listen address (as a client dials it); on
+// ephemeral ports (tests) there is none yet, so such an entry is left out and the
+// test sets it to the address it picked. It returns nil for an unknown workload.
 func (s *Stack) Env(workload string) map[string]string {
 	w, ok := s.cfg.Workload(workload)
 	if !ok {
@@ -28,6 +30,13 @@ func (s *Stack) Env(workload string) map[string]string {
 	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = strings.TrimSuffix(s.endpoints.TraceView, "/")
 	maps.Copy(env, s.cfg.LocalAzure.Env)
 	maps.Copy(env, w.Env)
+	for k, v := range env {
+		if expanded, ok := stackconfig.ExpandListenRefs(v, s.listenDialAddr); ok {
+			env[k] = expanded
+		} else {
+			delete(env, k)
+		}
+	}
 	e := s.endpoints
 	env["AZURE_CLIENT_ID"] = w.ClientID
 	env["AZURE_TENANT_ID"] = s.cfg.LocalAzure.TenantID
@@ -55,6 +64,17 @@ func (s *Stack) ListenAddrs(workload string) []stackconfig.ListenAddr {
 		return nil
 	}
 	return w.ListenAddrs(s.opts.ListenOverride)
+}
+
+// listenDialAddr is where a client reaches workload ref.Workload's listen address
+// ref.Var, with the offset and overrides applied.
+func (s *Stack) listenDialAddr(ref stackconfig.ListenRef) (string, bool) {
+	for _, l := range s.ListenAddrs(ref.Workload) {
+		if l.Var == ref.Var {
+			return l.DialAddr(), true
+		}
+	}
+	return "", false
 }
 
 // WriteEnvFiles writes <workload>.env for every workload into dir and returns the

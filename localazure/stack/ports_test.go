@@ -94,21 +94,7 @@ func TestFixedPorts(t *testing.T) {
 // the caller overrides a variable.
 func TestPortOffset(t *testing.T) {
 	const offset = 100
-	var lns []net.Listener
-	var want []int // the ports the stack must end up on
-	for len(want) < 9 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		if p := ln.Addr().(*net.TCPAddr).Port; p > offset {
-			want = append(want, p)
-		}
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
+	want := freePorts(t, 9, offset) // the ports the stack must end up on
 	configured := make([]int, len(want))
 	for i, p := range want {
 		configured[i] = p - offset
@@ -140,6 +126,60 @@ func TestPortOffset(t *testing.T) {
 	if be := s.Env("backend"); be["HEALTH_ADDR"] != "127.0.0.1:1" {
 		t.Errorf("backend HEALTH_ADDR=%q, want the override", be["HEALTH_ADDR"])
 	}
+	// localazure.json gives the frontend BACKEND_HEALTH_URL as
+	// http://${backend.HEALTH_ADDR}: it follows the backend's actual address.
+	if got := s.Env("frontend")["BACKEND_HEALTH_URL"]; got != "http://127.0.0.1:1" {
+		t.Errorf("frontend BACKEND_HEALTH_URL=%q, want the backend's overridden HEALTH_ADDR", got)
+	}
+}
+
+// TestListenReferenceFollowsTheOffset: without an override, a reference to another
+// workload's listen address carries the offset, so an offset stack's frontend asks
+// its own backend, not one on the default port.
+func TestListenReferenceFollowsTheOffset(t *testing.T) {
+	ports := freePorts(t, 9, 200)
+	configured := make([]int, len(ports))
+	for i, p := range ports {
+		configured[i] = p - 200
+	}
+	cfg := configOnPorts(t, configured, func(la map[string]any) {
+		ws := la["workloads"].([]any)
+		ws[0].(map[string]any)["listen"] = map[string]any{"HTTP_ADDR": configured[7]}
+		ws[1].(map[string]any)["listen"] = map[string]any{"HEALTH_ADDR": configured[8]}
+		ws[1].(map[string]any)["env"] = map[string]any{"PEER": "tcp://${frontend.HTTP_ADDR}/x"}
+	})
+	s, err := stack.Start(testCtx(t), stack.Options{ConfigPath: cfg, FixedPorts: true, PortOffset: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, want := s.Env("frontend")["BACKEND_HEALTH_URL"], fmt.Sprintf("http://127.0.0.1:%d", ports[8]); got != want {
+		t.Errorf("frontend BACKEND_HEALTH_URL=%q, want %q", got, want)
+	}
+	if got, want := s.Env("backend")["PEER"], fmt.Sprintf("tcp://127.0.0.1:%d/x", ports[7]); got != want {
+		t.Errorf("backend PEER=%q, want %q", got, want)
+	}
+}
+
+// freePorts returns n distinct free ports above floor.
+func freePorts(t *testing.T, n, floor int) []int {
+	t.Helper()
+	var lns []net.Listener
+	var out []int
+	for len(out) < n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		if p := ln.Addr().(*net.TCPAddr).Port; p > floor {
+			out = append(out, p)
+		}
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
 }
 
 // TestEphemeralPortsPassNoListenAddress: tests pick the services' addresses
@@ -157,5 +197,10 @@ func TestEphemeralPortsPassNoListenAddress(t *testing.T) {
 				t.Errorf("%s: %s=%s on ephemeral ports", w.Name, v, a)
 			}
 		}
+	}
+	// Nor a variable naming one: the test sets it to the address it picked, and a
+	// literal ${backend.HEALTH_ADDR} must never reach a workload.
+	if v, ok := s.Env("frontend")["BACKEND_HEALTH_URL"]; ok {
+		t.Errorf("frontend BACKEND_HEALTH_URL=%q on ephemeral ports", v)
 	}
 }

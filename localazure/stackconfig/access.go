@@ -59,12 +59,7 @@ func (w Workload) Subject() string {
 
 // Workload returns the workload called name.
 func (c *Config) Workload(name string) (Workload, bool) {
-	for _, w := range c.LocalAzure.Workloads {
-		if w.Name == name {
-			return w, true
-		}
-	}
-	return Workload{}, false
+	return workloadNamed(c.LocalAzure.Workloads, name)
 }
 
 // WorkloadNames lists the workloads in file order.

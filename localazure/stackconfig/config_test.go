@@ -197,6 +197,15 @@ func TestValidationMessages(t *testing.T) {
 			ras := la(m)["roleAssignments"].([]any)
 			la(m)["roleAssignments"] = append(ras, map[string]any{"principal": "bfd2dc81-e66a-472c-b809-0c634d4a4723", "role": "Key Vault Secrets User", "scope": "/keyvault/"})
 		}, []string{`LocalAzure.roleAssignments[13]: duplicates LocalAzure.roleAssignments[0]; remove one`}},
+		{"listen reference to an unknown workload", func(m map[string]any) {
+			item(la(m), "workloads", 0)["env"] = map[string]any{"BACKEND_HEALTH_URL": "http://${backnd.HEALTH_ADDR}"}
+		}, []string{`LocalAzure.workloads[0].env.BACKEND_HEALTH_URL: ${backnd.HEALTH_ADDR} names workload "backnd", which is not in LocalAzure.workloads ("frontend", "backend", "secrets-writer")`}},
+		{"listen reference to an undeclared variable", func(m map[string]any) {
+			la(m)["env"].(map[string]any)["X"] = "${backend.HTTP_ADDR}"
+		}, []string{`LocalAzure.env.X: ${backend.HTTP_ADDR}: workload "backend" has no listen variable HTTP_ADDR (it has "HEALTH_ADDR")`}},
+		{"malformed listen reference", func(m map[string]any) {
+			item(la(m), "workloads", 0)["env"] = map[string]any{"BACKEND_HEALTH_URL": "http://${backend}"}
+		}, []string{`LocalAzure.workloads[0].env.BACKEND_HEALTH_URL: "http://${backend}" has a "${" that is not a listen reference; write ${workload.VARIABLE}, e.g. ${backend.HEALTH_ADDR}`}},
 		{"unknown field, case", func(m map[string]any) {
 			w := item(la(m), "workloads", 1)
 			w["clientID"] = w["clientId"]

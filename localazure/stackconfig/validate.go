@@ -97,8 +97,10 @@ func validate(p *problems, c *Config) {
 	reserved := validateEndpointEnv(p, root+".endpointEnv", la.EndpointEnv)
 
 	validateWorkloads(p, la.Workloads, reserved)
+	validateListenRefs(p, root+".env", la.Env, la.Workloads)
 	for i, w := range la.Workloads {
 		validateListen(p, fmt.Sprintf("%s.workloads[%d]", root, i), w, la.Env, reserved, byPort)
+		validateListenRefs(p, fmt.Sprintf("%s.workloads[%d].env", root, i), w.Env, la.Workloads)
 	}
 
 	sb := validateUserConfig(p, c.UserConfig)
