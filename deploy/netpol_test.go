@@ -35,14 +35,35 @@ func checkNetworkPolicies(t *testing.T, pols map[string]*networkingv1.NetworkPol
 		}
 	}
 	fe := deps["frontend"].Spec.Template.Labels
-	if !ingressAllowed(pols, fe, corev1.ProtocolTCP, 8080) {
+	be := deps["backend"].Spec.Template.Labels
+	const ns = "orderflow"
+	stranger := map[string]string{"app.kubernetes.io/name": "debug-shell"}
+	if !ingressAllowed(pols, fe, "ingress-nginx", stranger, corev1.ProtocolTCP, 8080) {
 		t.Errorf("frontend: ingress on 8080 not allowed")
 	}
-	if ingressAllowed(pols, fe, corev1.ProtocolTCP, 9090) {
+	if ingressAllowed(pols, fe, ns, stranger, corev1.ProtocolTCP, 9090) {
 		t.Errorf("frontend: ingress on another port allowed")
 	}
-	if ingressAllowed(pols, deps["backend"].Spec.Template.Labels, corev1.ProtocolTCP, 8090) {
-		t.Errorf("backend: takes no traffic, yet ingress is allowed")
+	if ingressAllowed(pols, be, "other", fe, corev1.ProtocolTCP, 8090) {
+		t.Errorf("backend: a frontend-labelled pod of another namespace may reach the health port")
+	}
+	// The frontend reads the backend's identity from its health port (the page's
+	// backend panel): egress from the frontend and ingress to the backend, both on
+	// 8090, both naming the other side's pods.
+	if !egressAllowed(pols, fe, ns, be, "", corev1.ProtocolTCP, 8090) {
+		t.Errorf("frontend: egress to the backend's health port not allowed")
+	}
+	if !ingressAllowed(pols, be, ns, fe, corev1.ProtocolTCP, 8090) {
+		t.Errorf("backend: the frontend may not reach the health port")
+	}
+	if ingressAllowed(pols, be, ns, stranger, corev1.ProtocolTCP, 8090) {
+		t.Errorf("backend: a pod other than the frontend may reach the health port")
+	}
+	if ingressAllowed(pols, be, ns, fe, corev1.ProtocolTCP, 8080) {
+		t.Errorf("backend: ingress on a port other than the health port allowed")
+	}
+	if egressAllowed(pols, be, ns, fe, "", corev1.ProtocolTCP, 8080) {
+		t.Errorf("backend: egress to the frontend allowed; the backend calls only Azure")
 	}
 }
 
@@ -52,7 +73,7 @@ func egressAllowed(pols map[string]*networkingv1.NetworkPolicy, pod map[string]s
 			continue
 		}
 		for _, r := range p.Spec.Egress {
-			if portMatches(r.Ports, proto, port) && peerMatches(r.To, peerNS, peerPod, ip) {
+			if portMatches(r.Ports, proto, port) && peerMatches(r.To, p.Namespace, peerNS, peerPod, ip) {
 				return true
 			}
 		}
@@ -60,18 +81,23 @@ func egressAllowed(pols map[string]*networkingv1.NetworkPolicy, pod map[string]s
 	return false
 }
 
-func ingressAllowed(pols map[string]*networkingv1.NetworkPolicy, pod map[string]string, proto corev1.Protocol, port int32) bool {
+// ingressAllowed reports whether pod admits a pod labelled peerPod in namespace
+// peerNS on port: when no policy selects pod (no isolation), or one of the policies
+// that do has a rule matching both.
+func ingressAllowed(pols map[string]*networkingv1.NetworkPolicy, pod map[string]string, peerNS string, peerPod map[string]string, proto corev1.Protocol, port int32) bool {
+	isolated := false
 	for _, p := range pols {
 		if !selects(&p.Spec.PodSelector, pod) && !(len(p.Spec.PodSelector.MatchLabels) == 0 && len(p.Spec.PodSelector.MatchExpressions) == 0) {
 			continue
 		}
+		isolated = true
 		for _, r := range p.Spec.Ingress {
-			if portMatches(r.Ports, proto, port) {
+			if portMatches(r.Ports, proto, port) && peerMatches(r.From, p.Namespace, peerNS, peerPod, "") {
 				return true
 			}
 		}
 	}
-	return false
+	return !isolated
 }
 
 func portMatches(ports []networkingv1.NetworkPolicyPort, proto corev1.Protocol, port int32) bool {
@@ -90,7 +116,12 @@ func portMatches(ports []networkingv1.NetworkPolicyPort, proto corev1.Protocol, 
 	return false
 }
 
-func peerMatches(peers []networkingv1.NetworkPolicyPeer, ns string, pod map[string]string, ip string) bool {
+// peerMatches reports whether a rule's peers include the pod labelled pod in
+// namespace ns, or the address ip. A peer with a pod selector and no namespace
+// selector means pods in the policy's own namespace (policyNS), as the
+// NetworkPolicy API defines it
+// (https://kubernetes.io/docs/concepts/services-networking/network-policies/#behavior-of-to-and-from-selectors).
+func peerMatches(peers []networkingv1.NetworkPolicyPeer, policyNS, ns string, pod map[string]string, ip string) bool {
 	if len(peers) == 0 {
 		return true
 	}
@@ -104,7 +135,10 @@ func peerMatches(peers []networkingv1.NetworkPolicyPeer, ns string, pod map[stri
 		if ip != "" {
 			continue // selector peers name pods, not public addresses
 		}
-		nsOK := p.NamespaceSelector == nil || selects(p.NamespaceSelector, map[string]string{"kubernetes.io/metadata.name": ns})
+		nsOK := ns == policyNS
+		if p.NamespaceSelector != nil {
+			nsOK = selects(p.NamespaceSelector, map[string]string{"kubernetes.io/metadata.name": ns})
+		}
 		podOK := p.PodSelector == nil || selects(p.PodSelector, pod)
 		if nsOK && podOK {
 			return true

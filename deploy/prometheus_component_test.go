@@ -67,7 +67,7 @@ func TestPrometheusComponent(t *testing.T) {
 			if ep.Path != "/metrics" {
 				t.Errorf("%s: endpoint on port %s scrapes %q, want /metrics", name, ep.Port, ep.Path)
 			}
-			if !scraperAllowed(pols, pod, scraper, port) {
+			if !ingressAllowed(pols, pod, "kube-system", scraper, corev1.ProtocolTCP, port) {
 				t.Errorf("%s: the network policies keep ama-metrics (kube-system) from port %d", name, port)
 			}
 		}
@@ -88,8 +88,13 @@ func TestPrometheusComponent(t *testing.T) {
 	}
 	// The backend admits the scraper only: not any other pod of kube-system, not others.
 	be := deps["backend"].Spec.Template.Labels
-	if scraperAllowed(pols, be, map[string]string{"k8s-app": "kube-dns"}, 8090) {
+	if ingressAllowed(pols, be, "kube-system", map[string]string{"k8s-app": "kube-dns"}, corev1.ProtocolTCP, 8090) {
 		t.Error("backend: any kube-system pod may reach the health port, not only ama-metrics")
+	}
+	// The scraper's rule is added to the backend's ingress, not in place of the
+	// frontend's: the page's backend identity panel keeps working with the component.
+	if !ingressAllowed(pols, be, "orderflow", deps["frontend"].Spec.Template.Labels, corev1.ProtocolTCP, 8090) {
+		t.Error("backend: with the prometheus component the frontend may no longer reach the health port")
 	}
 	// The component is opt-in: the AKS overlay alone has no PodMonitor.
 	for _, o := range render(t, "overlays/aks") {
@@ -97,23 +102,4 @@ func TestPrometheusComponent(t *testing.T) {
 			t.Error("overlays/aks has a PodMonitor without the prometheus component")
 		}
 	}
-}
-
-// scraperAllowed reports whether some policy selecting pod admits a pod with labels
-// peer in kube-system on TCP port (or no policy selects pod at all).
-func scraperAllowed(pols map[string]*networkingv1.NetworkPolicy, pod, peer map[string]string, port int32) bool {
-	if len(pols) == 0 {
-		return true
-	}
-	for _, p := range pols {
-		if !selects(&p.Spec.PodSelector, pod) && !(len(p.Spec.PodSelector.MatchLabels) == 0 && len(p.Spec.PodSelector.MatchExpressions) == 0) {
-			continue
-		}
-		for _, r := range p.Spec.Ingress {
-			if portMatches(r.Ports, corev1.ProtocolTCP, port) && peerMatches(r.From, "kube-system", peer, "") {
-				return true
-			}
-		}
-	}
-	return false
 }
