@@ -3,11 +3,18 @@ package integration
 import (
 	"context"
 	"errors"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/contoso/orderflow/platform/azure"
 	"github.com/contoso/orderflow/platform/orders"
 	"github.com/contoso/orderflow/platform/servicebus"
 )
@@ -173,4 +180,53 @@ func TestServiceBusOrderEvents(t *testing.T) {
 	if err := sub.Complete(ctx, m); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestServiceBusRefusalsSayWhich: the broker refuses for two different reasons, and
+// only one of them is fixed by a role assignment. The frontend may not send to the
+// events topic (the backend's), which the broker words as a missing claim; a token
+// the broker cannot verify is refused before any role is looked at.
+func TestServiceBusRefusalsSayWhich(t *testing.T) {
+	fe, fcfg := clientsFor(t, "frontend")
+	ctx := testCtx(t)
+	pub, err := servicebus.NewEventPublisher(fe.ServiceBus, fcfg.ServiceBus.EventsTopic, servicebus.SourceFrontend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(ctx)
+	err = pub.PublishOrderCompleted(ctx, newOrder(t, "cust-sb-denied", time.Now()), &orders.Receipt{})
+	if msg := orders.ErrorMessage(err); !strings.Contains(msg, "access denied (check the workload's Service Bus role assignments)") {
+		t.Errorf("send without the role: message %q (err %v)", msg, err)
+	}
+
+	tlsConfig, err := azure.NewTLSConfig(local.Require(t).CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _, _ := net.SplitHostPort(fcfg.ServiceBus.Namespace)
+	tlsConfig.ServerName = host
+	bad, err := azservicebus.NewClient(fcfg.ServiceBus.Namespace, staticToken("not-a-token"), &azservicebus.ClientOptions{
+		TLSConfig: tlsConfig, RetryOptions: azservicebus.RetryOptions{MaxRetries: -1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close(ctx)
+	pub2, err := servicebus.NewPublisher(bad, fcfg.ServiceBus.OrdersQueue, servicebus.SourceFrontend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub2.Close(ctx)
+	err = pub2.PublishOrderPlaced(ctx, newOrder(t, "cust-sb-badtoken", time.Now()))
+	msg := orders.ErrorMessage(err)
+	if !strings.Contains(msg, "the broker refused the workload's token") || strings.Contains(msg, "role assignments") {
+		t.Errorf("send with a token the broker cannot verify: message %q (err %v)", msg, err)
+	}
+}
+
+// staticToken is a credential that hands out one fixed access token.
+type staticToken string
+
+func (s staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
