@@ -131,6 +131,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, read
 		Concurrency:       cfg.Backend.Concurrency,
 		Prefetch:          cfg.Backend.Prefetch,
 		LockRenewInterval: cfg.Backend.LockRenewInterval,
+		ProcessingDelay:   cfg.Backend.ProcessingDelay,
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 	}
 

@@ -42,6 +42,9 @@ type Worker struct {
 	Prefetch int
 	// LockRenewInterval is how often the lock of a held message is renewed (default 20s).
 	LockRenewInterval time.Duration
+	// ProcessingDelay pauses before each message is processed, its lock renewed, as
+	// if the work were slow (WORKER_PROCESSING_DELAY, for the redelivery lab; 0 = none).
+	ProcessingDelay time.Duration
 	// ShutdownTimeout bounds how long Run waits for in-flight messages after its
 	// context is cancelled; then their processing is cancelled and they are abandoned.
 	ShutdownTimeout time.Duration
@@ -154,6 +157,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
+// process runs the handler after ProcessingDelay. A lock lost or a shutdown cut
+// short during the pause ends it with the context's error, as it would the handler.
+func (w *Worker) process(ctx context.Context, body []byte) error {
+	if w.ProcessingDelay > 0 {
+		t := time.NewTimer(w.ProcessingDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return w.Handler.Process(ctx, body)
+}
+
 // handle holds one message from receipt to settlement: renews its lock while it waits
 // for a slot and while it is processed, then completes, dead-letters or abandons it.
 func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *servicebus.Message) {
@@ -208,7 +226,7 @@ func (w *Worker) handle(recvCtx, work context.Context, slots chan struct{}, m *s
 		}
 		w.Metrics.MessageProcessing.WithLabelValues(d).Observe(time.Since(procStart).Seconds())
 	}()
-	err = w.Handler.Process(procCtx, m.Body)
+	err = w.process(procCtx, m.Body)
 	<-slots
 
 	select {

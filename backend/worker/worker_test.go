@@ -271,3 +271,52 @@ func TestWorkerStopAbandonsReceivedMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerProcessingDelayHoldsTheLock: WORKER_PROCESSING_DELAY (the redelivery
+// lab's slow work) pauses before the handler with the message's lock renewed, then
+// processes and completes it as usual; a stop during the pause abandons it.
+func TestWorkerProcessingDelayHoldsTheLock(t *testing.T) {
+	b := newBroker()
+	b.send("m", []byte("m"))
+	h := &slowHandler{release: make(chan struct{}), started: make(chan string, 10)}
+	close(h.release)
+	w := fastWorker(b, h)
+	w.ProcessingDelay = 300 * time.Millisecond
+	start := time.Now()
+	stop := runWorker(t, w)
+	<-h.started
+	if took := time.Since(start); took < w.ProcessingDelay {
+		t.Errorf("handler started after %v, before the %v delay", took, w.ProcessingDelay)
+	}
+	if !b.waitSettled(1, 5*time.Second) {
+		t.Fatal("not settled")
+	}
+	stop()
+	b.mu.Lock()
+	renewed := b.renewals["m"]
+	b.mu.Unlock()
+	if completed, _, _ := b.snapshot(); len(completed) != 1 || renewed < 2 {
+		t.Errorf("completed=%v renewals=%d: the message must be completed, its lock renewed during the pause", completed, renewed)
+	}
+
+	// Stopped mid-pause: the handler never runs and the message goes back.
+	b2 := newBroker()
+	b2.send("n", []byte("n"))
+	h2 := &slowHandler{release: make(chan struct{}), started: make(chan string, 10)}
+	w2 := fastWorker(b2, h2)
+	w2.ProcessingDelay = time.Hour
+	w2.ShutdownTimeout = 50 * time.Millisecond
+	stop2 := runWorker(t, w2)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b2.mu.Lock()
+		n := b2.renewals["n"]
+		b2.mu.Unlock()
+		if n > 0 {
+			break
+		}
+	}
+	stop2()
+	if _, abandoned, _ := b2.snapshot(); len(abandoned) != 1 || h2.active.Load() != 0 || len(h2.started) != 0 {
+		t.Errorf("abandoned=%v started=%d: a stop during the pause must abandon the message unprocessed", abandoned, len(h2.started))
+	}
+}

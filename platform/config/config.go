@@ -74,6 +74,7 @@ type BackendSettings struct {
 	Concurrency       int
 	Prefetch          int
 	LockRenewInterval time.Duration
+	ProcessingDelay   time.Duration
 }
 
 // Config is the whole configuration of either service.
@@ -281,6 +282,7 @@ func load(getenv func(string) string) (Config, *loader) {
 		Concurrency:       int(l.int64(EnvWorkerConcurrency)),
 		Prefetch:          int(l.int64(EnvWorkerPrefetch)),
 		LockRenewInterval: l.duration(EnvLockRenewInterval),
+		ProcessingDelay:   l.duration(EnvWorkerProcessingDelay),
 	}
 	return c, l
 }

@@ -82,13 +82,14 @@ const (
 	EnvMaxAttachmentBytes     = "MAX_ATTACHMENT_BYTES"
 	EnvAllowedAttachmentTypes = "ALLOWED_ATTACHMENT_TYPES"
 
-	EnvHealthAddr         = "HEALTH_ADDR"
-	EnvWorkerConcurrency  = "WORKER_CONCURRENCY"
-	EnvWorkerPrefetch     = "WORKER_PREFETCH"
-	EnvLockRenewInterval  = "LOCK_RENEW_INTERVAL"
-	EnvReconcileInterval  = "RECONCILE_INTERVAL"
-	EnvReconcileMinAge    = "RECONCILE_MIN_AGE"
-	EnvKeyRefreshInterval = "KEY_REFRESH_INTERVAL"
+	EnvHealthAddr            = "HEALTH_ADDR"
+	EnvWorkerConcurrency     = "WORKER_CONCURRENCY"
+	EnvWorkerPrefetch        = "WORKER_PREFETCH"
+	EnvWorkerProcessingDelay = "WORKER_PROCESSING_DELAY"
+	EnvLockRenewInterval     = "LOCK_RENEW_INTERVAL"
+	EnvReconcileInterval     = "RECONCILE_INTERVAL"
+	EnvReconcileMinAge       = "RECONCILE_MIN_AGE"
+	EnvKeyRefreshInterval    = "KEY_REFRESH_INTERVAL"
 
 	// OpenTelemetry's standard variables (opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/).
 	// telemetry.Setup reads the two endpoints; the OpenTelemetry SDK reads the rest itself.
@@ -168,6 +169,7 @@ func Variables() []Var {
 		{Name: EnvHealthAddr, Service: Backend, Default: ":8090", Description: "Listen address of /healthz, /readyz and /metrics (Prometheus; docs/architecture.md#metrics).", Fix: "set it to a listen address such as :8090"},
 		{Name: EnvWorkerConcurrency, Service: Backend, Default: "16", Description: "Messages processed in parallel.", Min: "1", Max: "256"},
 		{Name: EnvWorkerPrefetch, Service: Backend, Default: "8", Description: "Extra messages requested per receive beyond those being processed (0 = none; prefetched messages' locks run while they wait).", Min: "0", Max: "1000"},
+		{Name: EnvWorkerProcessingDelay, Service: Backend, Default: "0s", Description: "A pause before each message is processed, holding its renewed lock, as if the work were slow: for the redelivery lab (docs/labs.md, Lab 4), where a backend killed mid-pause leaves messages locked until their lock expires. 0s in production.", Min: "0s", Max: "10m"},
 		{Name: EnvLockRenewInterval, Service: Backend, Default: "20s", Description: "How often the lock of a message still being processed is renewed; keep it well below the queue's lock duration.", Min: "1s", Max: "5m"},
 		{Name: EnvReconcileInterval, Service: Frontend, Default: "30s", Description: "How often the outbox reconciler (which runs in the frontend, the one identity allowed to send to the orders queue) looks for unpublished orders; 0 disables it.", Min: "100ms", Max: "24h", Fix: "set it to a Go duration between 100ms and 24h, e.g. 30s, or 0 to disable"},
 		{Name: EnvReconcileMinAge, Service: Frontend, Default: "60s", Description: "How old an unpublished Pending order must be before the reconciler re-sends it.", Min: "1s", Max: "24h"},
