@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -55,7 +56,11 @@ func runLadder(ctx context.Context, name string, p placer, t *tracker, m *meter,
 		n := int(rate * o.step.Seconds())
 		before := m.snapshot()
 		t0 := time.Now()
-		placed, failed, err := p.place(ctx, fmt.Sprintf("%s%d", name, i), rate, n)
+		// The step's key names its orders (raw-frontend's IDs are raw-<key>-<i>): unique
+		// per run, so a second round's orders are not taken for the first's, already
+		// stored (a Cosmos conflict) and completed.
+		key := fmt.Sprintf("%s%d-%s", name, i, strconv.FormatInt(t0.UnixNano(), 36))
+		placed, failed, err := p.place(ctx, key, rate, n)
 		if err != nil {
 			return out, err
 		}

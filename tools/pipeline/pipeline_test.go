@@ -72,6 +72,31 @@ func TestLadderStopsAtCapacity(t *testing.T) {
 	}
 }
 
+// TestRoundsPlaceDistinctOrders: a second ladder of the same side (the next round)
+// names its orders differently from the first, on the same tracker.
+func TestRoundsPlaceDistinctOrders(t *testing.T) {
+	tr := &tracker{done: map[string]time.Time{}}
+	m := &meter{pids: func() map[string][]int { return nil }}
+	rec := &keyRecorder{}
+	o := ladderOptions{start: 10, factor: 2, steps: 1, step: 2 * time.Second, drain: time.Second}
+	for range 2 {
+		if _, err := runLadder(context.Background(), "raw", rec, tr, m, o, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(rec.keys) != 2 || rec.keys[0] == rec.keys[1] || !strings.HasPrefix(rec.keys[0], "raw0-") {
+		t.Fatalf("step keys %q: want two distinct keys starting raw0-", rec.keys)
+	}
+}
+
+// keyRecorder places one order per step and records the step keys.
+type keyRecorder struct{ keys []string }
+
+func (k *keyRecorder) place(_ context.Context, step string, _ float64, _ int) ([]due, int, error) {
+	k.keys = append(k.keys, step)
+	return nil, 1, nil
+}
+
 func TestEvaluateCountsLatencyFromDue(t *testing.T) {
 	tr := &tracker{done: map[string]time.Time{}}
 	start := time.Now()
