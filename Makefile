@@ -19,7 +19,7 @@ test-short: ## the app's fast loop: unit tests of every module but localazure
 bench: ## benchmarks (figures are ratios against a baseline measured in the same run)
 	./scripts/bench.sh
 
-bench-pipeline: ## the whole order flow on an open-loop rate ladder, the app against a raw loop of its SDK calls (about 3 min per round; ROUNDS=3)
+bench-pipeline: ## the whole order flow on an open-loop rate ladder, the app against a raw loop of its SDK calls (about 4 min per round; ROUNDS=3)
 	./scripts/install-run-deps.sh
 	mkdir -p bin && go build -o bin/ ./localazure/cmd/localazure ./frontend ./backend ./tools/pipeline
 	bin/pipeline -rounds $${ROUNDS:-1}

@@ -45,6 +45,7 @@ func main() {
 	flag.Float64Var(&o.ladder.start, "start", 60, "first rate of the ladder, orders/s")
 	flag.Float64Var(&o.ladder.factor, "factor", 1.2, "rate multiplier between steps")
 	flag.IntVar(&o.ladder.steps, "max-steps", 14, "most steps per ladder")
+	flag.IntVar(&o.ladder.refine, "refine", 2, "steps that narrow the gap between the last sustained rate and the first that was not")
 	flag.DurationVar(&o.ladder.step, "step", 6*time.Second, "length of each step")
 	flag.DurationVar(&o.ladder.drain, "drain", 10*time.Second, "how long after a step's last order its orders may take to complete")
 	flag.Func("frontend-env", "`KEY=VALUE` added to the app frontend's environment (repeatable), e.g. LOG_LEVEL=warn", appendTo(&o.feExtra))

@@ -72,6 +72,28 @@ func TestLadderStopsAtCapacity(t *testing.T) {
 	}
 }
 
+// TestLadderRefinesTheGap: after 200/s held and 400/s did not on a 300/s system, two
+// refine steps try 283/s (held) and 336/s (not), so the answer is 283, not 200.
+func TestLadderRefinesTheGap(t *testing.T) {
+	tr := &tracker{done: map[string]time.Time{}}
+	p := &capacityPlacer{t: tr, capacity: 300}
+	m := &meter{pids: func() map[string][]int { return nil }}
+	steps, err := runLadder(context.Background(), "x", p, tr, m, ladderOptions{start: 100, factor: 2, steps: 5, refine: 2, step: 2 * time.Second, drain: 5 * time.Second}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rates []int
+	for _, s := range steps {
+		rates = append(rates, int(s.rate))
+	}
+	if len(steps) != 5 || rates[3] != 282 || !steps[3].sustained || rates[4] != 336 || steps[4].sustained {
+		t.Fatalf("rates %v: want 100, 200, 400 then 282 (sustained) and 336 (not)", rates)
+	}
+	if b, _ := best(steps); int(b.rate) != 282 {
+		t.Errorf("best %.0f, want 282", b.rate)
+	}
+}
+
 // TestRoundsPlaceDistinctOrders: a second ladder of the same side (the next round)
 // names its orders differently from the first, on the same tracker.
 func TestRoundsPlaceDistinctOrders(t *testing.T) {

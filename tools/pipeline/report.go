@@ -47,10 +47,24 @@ func (r *report) figures(i int) roundFigures {
 	}
 	f.app, f.raw, f.ok = app, raw, true
 	f.ratio = app.completed / raw.completed
-	f.common = min(app.rate, raw.rate)
+	f.common = commonRate(r.rounds[i]["app"], r.rounds[i]["raw"])
 	f.cpuApp = perOrder(r.rounds[i]["app"], f.common)
 	f.cpuRaw = perOrder(r.rounds[i]["raw"], f.common)
 	return f
+}
+
+// commonRate is the highest rate both sides ran and sustained, where their CPU per
+// order compares like for like: a refine step's rate is usually run by one side only.
+func commonRate(a, b []stepResult) float64 {
+	var out float64
+	for _, x := range a {
+		for _, y := range b {
+			if x.sustained && y.sustained && x.rate == y.rate && x.rate > out {
+				out = x.rate
+			}
+		}
+	}
+	return out
 }
 
 // perOrder is each process's CPU per order in the step at rate.
