@@ -114,6 +114,13 @@ func TestComposeEmulatorStack(t *testing.T) {
 			!strings.Contains(env["SERVICEBUS_CONNECTION_STRING"], "SharedAccessKey=SAS_KEY_VALUE") || env["KEYVAULT_AUTH"] != "emulator" {
 			t.Errorf("%s: emulator overrides missing or not the emulators' published keys: %v", name, env)
 		}
+		if name == "frontend" {
+			// The backend identity panel: the backend service's health port, which its
+			// healthcheck probes.
+			if u := env["BACKEND_HEALTH_URL"]; u != "http://backend:8090" || !strings.Contains(strings.Join(p.Services["backend"].HealthCheck.Test, " "), ":8090/") {
+				t.Errorf("frontend: BACKEND_HEALTH_URL %q, want http://backend:8090, the backend's health port", u)
+			}
+		}
 		// The services' own loader must accept the emulator configuration as is.
 		if _, err := config.Load(func(k string) string { return env[k] }); err != nil {
 			t.Errorf("%s: config.Load rejects the compose environment: %v", name, err)
