@@ -51,8 +51,10 @@ func NewHub() *Hub {
 
 // Subscribe registers interest in orderID. The caller must Close the subscription.
 // On a closed hub the returned subscription is already ended.
-func (h *Hub) Subscribe(orderID string) *Subscription {
-	s := &Subscription{hub: h, orderID: orderID, ready: make(chan struct{}, 1)}
+func (h *Hub) Subscribe(orderID string) *Subscription { return h.subscribe(orderID, nil) }
+
+func (h *Hub) subscribe(orderID string, notify func()) *Subscription {
+	s := &Subscription{hub: h, orderID: orderID, ready: make(chan struct{}, 1), notify: notify}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -68,6 +70,17 @@ func (h *Hub) Subscribe(orderID string) *Subscription {
 	m[s] = struct{}{}
 	h.n++
 	return s
+}
+
+// SubscribeFunc is Subscribe for a reader that keeps no goroutine waiting on
+// Ready: notify is called whenever the hub makes Ready fire (events queued, or
+// the hub closed), and the reader then calls Take. It runs on the publisher's
+// or closer's goroutine after the hub's lock is released, so it may write to a
+// client and Close the subscription; it should not block for long, since the
+// publisher waits for it, and it may run on two goroutines at once. It is not
+// called for the owner's own Close. Ready still fires as for Subscribe.
+func (h *Hub) SubscribeFunc(orderID string, notify func()) *Subscription {
+	return h.subscribe(orderID, notify)
 }
 
 // remove unregisters s; h.mu must be held.
@@ -91,16 +104,24 @@ func (h *Hub) remove(s *Subscription) {
 // subscriber already holding subscriberBuffer undelivered events misses it.
 // It reports how many subscribers received it.
 func (h *Hub) Publish(ev StatusEvent) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return 0
-	}
+	var room [4]*Subscription // most orders have a stream or two: no allocation for them
+	notify := room[:0]
 	n := 0
-	for s := range h.subs[ev.OrderID] {
-		if s.offer(ev) {
-			n++
+	h.mu.Lock()
+	if !h.closed {
+		for s := range h.subs[ev.OrderID] {
+			if s.offer(ev) {
+				n++
+				if s.notify != nil {
+					notify = append(notify, s)
+				}
+			}
 		}
+	}
+	h.mu.Unlock()
+	// Outside the lock: a notified reader writes to its client and may Close.
+	for _, s := range notify {
+		s.notify()
 	}
 	return n
 }
@@ -123,9 +144,10 @@ func (h *Hub) Len() int {
 // Close ends every subscription, which ends every SSE stream; used at shutdown
 // because http.Server.Shutdown does not wait for or cancel long-lived responses.
 func (h *Hub) Close() {
+	var notify []*Subscription
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closed {
+		h.mu.Unlock()
 		return
 	}
 	h.closed = true
@@ -133,10 +155,17 @@ func (h *Hub) Close() {
 	for _, m := range h.subs {
 		for s := range m {
 			s.end()
+			if s.notify != nil {
+				notify = append(notify, s)
+			}
 		}
 	}
 	h.subs = nil
 	h.n = 0
+	h.mu.Unlock()
+	for _, s := range notify {
+		s.notify()
+	}
 }
 
 // Done is closed when the hub is closed.

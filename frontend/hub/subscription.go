@@ -14,6 +14,10 @@ type Subscription struct {
 	// ready has room for one signal: a pending wake-up stands for any number of
 	// offers, which the reader collects with one Take.
 	ready chan struct{}
+	// notify, when set (SubscribeFunc), is called after ready fires because of the
+	// hub (an offer or the hub's Close), for a reader that has no goroutine waiting
+	// on ready.
+	notify func()
 
 	mu      sync.Mutex
 	pending []StatusEvent
@@ -46,7 +50,8 @@ func (s *Subscription) Close() {
 }
 
 // offer queues ev unless subscriberBuffer events are already waiting; it never
-// blocks, so one slow client cannot hold up the hub. h.mu is held.
+// blocks, so one slow client cannot hold up the hub. h.mu is held; the caller
+// runs notify once it has let go of h.mu.
 func (s *Subscription) offer(ev StatusEvent) bool {
 	s.mu.Lock()
 	if s.ended || len(s.pending) >= subscriberBuffer {
