@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -25,10 +26,19 @@ func (s *Server) orderEvents(c echo.Context) error {
 	if err := orders.ValidateOrderID(id); err != nil {
 		return err
 	}
+	// The stream is made before subscribing so the subscription can notify it;
+	// until it is live (handOver), events wait in the subscription.
+	live := &liveStream{srv: s, id: id, heartbeat: s.limits.Heartbeat, poll: s.limits.Poll, index: -1}
 	// Subscribe before reading the current status, so a change between the
 	// read and the subscription cannot be lost.
-	sub := s.hub.Subscribe(id)
-	defer sub.Close()
+	sub := s.hub.SubscribeFunc(id, live.onReady)
+	live.sub = sub
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			sub.Close()
+		}
+	}()
 	o, err := s.orders.Get(ctx, id)
 	if err != nil {
 		return fmt.Errorf("get order %s: %w", id, err)
@@ -44,9 +54,8 @@ func (s *Server) orderEvents(c echo.Context) error {
 	if isHead(c) {
 		return nil // the headers are the whole answer; a stream of nothing would only hold the connection
 	}
-	// Counted from here, where the stream is open, to whichever return ends it.
+	// Counted from here, where the stream is open, to whatever ends it.
 	s.metrics.SSEClients.Inc()
-	defer s.metrics.SSEClients.Dec()
 	rc := http.NewResponseController(w)
 	// The server's write timeout is for ordinary responses; a stream lives longer.
 	_ = rc.SetWriteDeadline(time.Time{})
@@ -54,16 +63,59 @@ func (s *Server) orderEvents(c echo.Context) error {
 	st := sseStream{w: w, rc: rc}
 	// retry: how long EventSource waits before reconnecting after a drop.
 	if err := st.raw("retry: 3000\n\n"); err != nil {
+		s.metrics.SSEClients.Dec()
 		return nil
 	}
-	customerID := o.CustomerID
 	last := statusEventOf(o)
 	if err := s.sendStatus(ctx, st, last, "store"); err != nil || terminal(last.Status) {
+		s.metrics.SSEClients.Dec()
 		return nil
 	}
+	live.customerID, live.last = o.CustomerID, last.Status
+	if handedOver = s.handOver(c, rc, live); handedOver {
+		return nil
+	}
+	defer s.metrics.SSEClients.Dec()
+	s.streamLoop(ctx, st, sub, o.CustomerID, last)
+	return nil
+}
 
-	// Once set up, the stream waits on one timer for both the heartbeat and the
-	// poll, and on the subscription's wake-up: an idle stream owns no buffer.
+// handOver takes the connection of an HTTP/1.x stream over from net/http and
+// gives the stream to the server's registry, so the handler can return: its
+// goroutine, parked under net/http, otelhttp and the middleware, and net/http's
+// buffers of the connection were most of what an idle stream cost. The headers
+// and the first frames have gone out through net/http already, so they are
+// exactly those of any other response (the middleware's security headers, the
+// request ID); the stream goes on in the framing net/http announced in them.
+// It reports false, having changed nothing, where the connection cannot be
+// taken (HTTP/2, a test recorder): the handler then keeps the stream itself.
+func (s *Server) handOver(c echo.Context, rc *http.ResponseController, live *liveStream) bool {
+	req := c.Request()
+	if req.ProtoMajor != 1 {
+		return false
+	}
+	// Held before the handler returns, which is when otelhttp ends the span.
+	release := holdSpan(req.Context())
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		release()
+		return false
+	}
+	// net/http chunks a body of unknown length for HTTP/1.1 and closes the
+	// connection after it for HTTP/1.0; the handler set neither Content-Length
+	// nor Transfer-Encoding, so the protocol alone decided.
+	chunked := req.ProtoAtLeast(1, 1)
+	live.ctx, live.cancel = context.WithCancel(context.WithoutCancel(req.Context()))
+	live.release = release
+	live.start(conn, chunked, time.Now())
+	return true
+}
+
+// streamLoop is the stream kept by its handler, where the connection could not
+// be taken over: it waits on one timer for both the heartbeat and the poll, and
+// on the subscription's wake-up, until the stream ends.
+func (s *Server) streamLoop(ctx context.Context, st sseStream, sub *hub.Subscription, customerID string, last hub.StatusEvent) {
+	id := last.OrderID
 	t := newStreamTimer(time.Now(), s.limits.Heartbeat, s.limits.Poll)
 	defer t.stop()
 	// push sends next unless the client already has that status, and reports
@@ -78,25 +130,25 @@ func (s *Server) orderEvents(c echo.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-sub.Ready():
 			events, ended := sub.Take()
 			for _, ev := range events {
 				if push(ev, "topic") {
-					return nil
+					return
 				}
 			}
 			if ended {
 				// The hub closed: the process is shutting down. Say so, so the page
 				// knows the reconnect it will make is expected.
 				_ = st.raw("event: shutdown\ndata: {}\n\n")
-				return nil
+				return
 			}
 		case now := <-t.c():
 			beat, poll := t.due(now)
 			if beat {
 				if err := st.raw(": heartbeat\n\n"); err != nil {
-					return nil
+					return
 				}
 			}
 			if !poll {
@@ -112,7 +164,7 @@ func (s *Server) orderEvents(c echo.Context) error {
 				continue
 			}
 			if push(statusEventOf(o), "poll") {
-				return nil
+				return
 			}
 		}
 	}
@@ -139,9 +191,15 @@ func (s sseStream) raw(frame string) error {
 	return s.rc.Flush()
 }
 
-// send writes one "status" event; its id is the status, which is enough for a
+// frameSink is where SSE frames go: the handler's ResponseWriter (sseStream)
+// or a taken-over connection (connFrames).
+type frameSink interface {
+	raw(frame string) error
+}
+
+// sendEvent writes one "status" event; its id is the status, which is enough for a
 // human reading the stream and harmless if a client sends it back.
-func (s sseStream) send(ev hub.StatusEvent) error {
+func sendEvent(s frameSink, ev hub.StatusEvent) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return err

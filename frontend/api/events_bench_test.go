@@ -27,6 +27,9 @@ type streamRig struct {
 	ids []string
 }
 
+// rigHeartbeat is the rig's heartbeat interval.
+const rigHeartbeat = 200 * time.Millisecond
+
 func newStreamRig(tb testing.TB, n int) *streamRig {
 	tb.Helper()
 	store := orderstest.NewOrders()
@@ -43,10 +46,13 @@ func newStreamRig(tb testing.TB, n int) *streamRig {
 		ids[i] = o.ID
 	}
 	h := hub.NewHub()
+	// A taken-over stream notices that its client left by the failed write of a
+	// heartbeat (live_stream.go), so the heartbeat is short enough for closeAll
+	// to see the streams go within its wait.
 	api := NewServer(Deps{Orders: store, Hub: h,
 		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Metrics: metrics.New(metrics.NewRegistry(), metrics.Frontend),
-	}, Limits{Heartbeat: time.Hour, Poll: time.Hour})
+	}, Limits{Heartbeat: rigHeartbeat, Poll: time.Hour})
 	srv := httptest.NewServer(api)
 	tb.Cleanup(func() {
 		h.Close()

@@ -138,6 +138,9 @@ type Server struct {
 	backendURL    string
 	backendClient *http.Client
 
+	// streams drives the SSE streams whose connections were taken over.
+	streams *streamRegistry
+
 	echo         *echo.Echo
 	handler      http.Handler // echo inside the otelhttp span
 	drainingFlag atomic.Bool
@@ -175,6 +178,7 @@ func NewServer(d Deps, limits Limits) *Server {
 		reconcile:     d.Reconcile,
 		backendURL:    d.BackendHealthURL,
 		backendClient: d.BackendClient,
+		streams:       newStreamRegistry(),
 	}
 	if s.backendClient == nil {
 		s.backendClient = &http.Client{}
@@ -192,7 +196,9 @@ func NewServer(d Deps, limits Limits) *Server {
 	// only and renamed by routeSpan once the route is known: a raw path (with an
 	// order ID in it) would make every request its own span name.
 	s.handler = otelhttp.NewHandler(s.echo, "frontend",
-		otelhttp.WithTracerProvider(tp),
+		// Holding: an SSE stream keeps its request span open for its whole life
+		// after its handler returned (span_hold.go).
+		otelhttp.WithTracerProvider(holdingProvider{tp}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
 		// A scrape every 30 s per replica is not traffic worth a trace.
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != metrics.Path }))

@@ -35,15 +35,15 @@ func routeSpan(next echo.HandlerFunc) echo.HandlerFunc {
 // a span in that trace (the one that began with the POST that placed the order),
 // linked to this stream's request span; every status sent is also an event on the
 // request span, so the stream's own trace shows what it delivered.
-func (s *Server) sendStatus(ctx context.Context, st sseStream, ev hub.StatusEvent, source string) error {
+func (s *Server) sendStatus(ctx context.Context, st frameSink, ev hub.StatusEvent, source string) error {
 	attrs := []attribute.KeyValue{attribute.String("orderflow.order.id", ev.OrderID), attribute.String("orderflow.order.status", ev.Status), attribute.String("orderflow.sse.source", source)}
 	trace.SpanFromContext(ctx).AddEvent("sse.status", trace.WithAttributes(attrs...))
 	if !ev.Trace.IsValid() {
-		return st.send(ev)
+		return sendEvent(st, ev)
 	}
 	_, span := s.tracer.Start(trace.ContextWithSpanContext(ctx, ev.Trace), "sse.push",
 		trace.WithLinks(trace.LinkFromContext(ctx)), trace.WithAttributes(attrs...))
-	err := st.send(ev)
+	err := sendEvent(st, ev)
 	if err != nil {
 		// The client left; its browser reconnects and reads the status from the store.
 		span.SetStatus(codes.Error, "client gone: "+err.Error())
