@@ -107,6 +107,9 @@ func (s *Server) handOver(c echo.Context, rc *http.ResponseController, live *liv
 	chunked := req.ProtoAtLeast(1, 1)
 	live.ctx, live.cancel = context.WithCancel(context.WithoutCancel(req.Context()))
 	live.release = release
+	// Set before the stream starts: the middleware reads it after the handler
+	// returns, to report the request when the stream ends (whenEnded).
+	c.Set(streamKey, live)
 	live.start(conn, chunked, time.Now())
 	return true
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/contoso/orderflow/frontend/hub"
 )
 
@@ -48,11 +50,13 @@ type liveStream struct {
 	due   time.Time
 	index int
 
-	mu   sync.Mutex
-	w    connFrames
-	live bool   // the connection is taken over; before that onReady leaves events pending
-	last string // the status the client has, so none is sent twice
-	done bool
+	mu sync.Mutex
+	w  *connFrames
+	// ended are what the middleware left to do when the stream ends (onEnd).
+	ended []func(written int64)
+	live  bool   // the connection is taken over; before that onReady leaves events pending
+	last  string // the status the client has, so none is sent twice
+	done  bool
 }
 
 // connFrames writes SSE frames straight to a taken-over connection.
@@ -63,9 +67,11 @@ type connFrames struct {
 	// otherwise (HTTP/1.0) the body is delimited by closing the connection
 	// (RFC 9112 section 6.3, rule 8) and frames go out as they are.
 	chunked bool
+	// written counts the body bytes sent, framing aside, as echo's Response.Size does.
+	written int64
 }
 
-func (w connFrames) raw(frame string) error {
+func (w *connFrames) raw(frame string) error {
 	b := make([]byte, 0, len(frame)+12)
 	if w.chunked {
 		b = strconv.AppendInt(b, int64(len(frame)), 16)
@@ -75,10 +81,14 @@ func (w connFrames) raw(frame string) error {
 	if w.chunked {
 		b = append(b, "\r\n"...)
 	}
-	return w.write(b)
+	if err := w.write(b); err != nil {
+		return err
+	}
+	w.written += int64(len(frame))
+	return nil
 }
 
-func (w connFrames) write(b []byte) error {
+func (w *connFrames) write(b []byte) error {
 	if err := w.conn.SetWriteDeadline(time.Now().Add(frameWriteTimeout)); err != nil {
 		return err
 	}
@@ -90,7 +100,7 @@ func (w connFrames) write(b []byte) error {
 // 7.1: "0" CRLF, no trailers, CRLF) so the client sees a complete response.
 // The connection is closed after it either way: it has no reader to take a
 // next request from.
-func (w connFrames) end(clean bool) {
+func (w *connFrames) end(clean bool) {
 	if clean && w.chunked {
 		_ = w.write([]byte("0\r\n\r\n"))
 	}
@@ -102,7 +112,7 @@ func (w connFrames) end(clean bool) {
 func (st *liveStream) start(conn net.Conn, chunked bool, now time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.w = connFrames{conn: conn, chunked: chunked}
+	st.w = &connFrames{conn: conn, chunked: chunked}
 	st.live = true
 	st.nextBeat, st.nextPoll = now.Add(st.heartbeat), now.Add(st.poll)
 	st.deliverLocked()
@@ -230,6 +240,38 @@ func (st *liveStream) finishLocked(clean bool) {
 	st.cancel()
 	st.sub.Close()
 	st.srv.streams.remove(st)
-	st.srv.metrics.SSEClients.Dec()
+	for _, f := range st.ended {
+		f(st.w.written)
+	}
+	st.ended = nil
 	st.release()
+	st.srv.metrics.SSEClients.Dec()
+}
+
+// streamKey is the echo.Context key of the liveStream a handler handed over.
+const streamKey = "sse-stream"
+
+// handedOver returns the stream the request's handler handed over, or nil. It
+// is for middleware that reports on a request once it is over (the request log
+// line, the request metrics): for a stream that was handed over, the request is
+// over when the stream ends, not when the handler returned (onEnd).
+func handedOver(c echo.Context) *liveStream {
+	st, _ := c.Get(streamKey).(*liveStream)
+	return st
+}
+
+// onEnd runs f when the stream ends, with the body bytes the stream wrote after
+// the hand-over (at once if it has ended). f runs once, on whichever goroutine
+// ends the stream, and must not use the request's echo.Context, which is reused
+// by then.
+func (st *liveStream) onEnd(f func(written int64)) {
+	st.mu.Lock()
+	if !st.done {
+		st.ended = append(st.ended, f)
+		st.mu.Unlock()
+		return
+	}
+	written := st.w.written
+	st.mu.Unlock()
+	f(written)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -41,33 +42,61 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 				// the status sent.
 				c.Error(err)
 			}
-			status := c.Response().Status
-			level := slog.LevelInfo
-			switch {
-			case status >= 500:
-				level = slog.LevelError
-			case status >= 400:
-				level = slog.LevelWarn
+			line := requestLine{
+				ctx: req.Context(), method: req.Method, route: c.Path(), path: req.URL.Path,
+				status: c.Response().Status, bytes: c.Response().Size, start: start, id: id, err: err,
 			}
-			attrs := []slog.Attr{
-				slog.String("method", req.Method),
-				slog.String("route", c.Path()),
-				slog.String("path", req.URL.Path),
-				slog.Int("status", status),
-				slog.Int64("bytes", c.Response().Size),
-				slog.Duration("duration", time.Since(start)),
-				slog.String("request_id", id),
+			line.extra, _ = c.Get(logAttrsKey).([]slog.Attr)
+			if st := handedOver(c); st != nil {
+				// An SSE stream's line is written when the stream ends, as it was
+				// when its handler kept it: with its whole duration and body.
+				// A copy, so that only handed-over requests move a line to the heap.
+				l := line
+				st.onEnd(func(written int64) { l.write(log, written) })
+				return nil
 			}
-			if extra, ok := c.Get(logAttrsKey).([]slog.Attr); ok {
-				attrs = append(attrs, extra...)
-			}
-			if err != nil {
-				attrs = append(attrs, slog.String("err", err.Error()))
-			}
-			log.LogAttrs(req.Context(), level, "request", attrs...)
+			line.write(log, 0)
 			return nil
 		}
 	}
+}
+
+// requestLine is what requestLog writes about one request.
+type requestLine struct {
+	ctx                 context.Context
+	method, route, path string
+	status              int
+	bytes               int64
+	start               time.Time
+	id                  string
+	extra               []slog.Attr
+	err                 error
+}
+
+// write logs the line; more is body bytes written past echo's count (by a
+// stream after its hand-over).
+func (l *requestLine) write(log *slog.Logger, more int64) {
+	level := slog.LevelInfo
+	switch {
+	case l.status >= 500:
+		level = slog.LevelError
+	case l.status >= 400:
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("method", l.method),
+		slog.String("route", l.route),
+		slog.String("path", l.path),
+		slog.Int("status", l.status),
+		slog.Int64("bytes", l.bytes+more),
+		slog.Duration("duration", time.Since(l.start)),
+		slog.String("request_id", l.id),
+	}
+	attrs = append(attrs, l.extra...)
+	if l.err != nil {
+		attrs = append(attrs, slog.String("err", l.err.Error()))
+	}
+	log.LogAttrs(l.ctx, level, "request", attrs...)
 }
 
 // requestIDKey is the echo.Context key of the request ID.

@@ -27,10 +27,21 @@ func (s *Server) observeHTTP(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched" // no route: one series for every stray path
 		}
 		method := methodLabel(c.Request().Method)
-		s.metrics.HTTPRequests.WithLabelValues(method, route, statusLabel(c.Response().Status)).Inc()
-		s.metrics.HTTPDuration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+		status := statusLabel(c.Response().Status)
+		if st := handedOver(c); st != nil {
+			// An SSE stream is counted and timed when it ends: its duration is its
+			// lifetime, as when its handler kept it.
+			st.onEnd(func(int64) { s.observeRequest(method, route, status, start) })
+			return err
+		}
+		s.observeRequest(method, route, status, start)
 		return err
 	}
+}
+
+func (s *Server) observeRequest(method, route, status string, start time.Time) {
+	s.metrics.HTTPRequests.WithLabelValues(method, route, status).Inc()
+	s.metrics.HTTPDuration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 }
 
 // methodLabel keeps the method label to the standard methods: a client can send any

@@ -140,3 +140,37 @@ func TestHubForgetsClosedOrders(t *testing.T) {
 		t.Errorf("after closing all: Len %d, orders %d, peak %d", h.Len(), len(h.subs), h.peak)
 	}
 }
+
+// TestHubSubscribeFuncNotifies: a SubscribeFunc reader is notified of events and
+// of the hub's close, outside the hub's lock (notify may Close), and not of its
+// own Close.
+func TestHubSubscribeFuncNotifies(t *testing.T) {
+	h := NewHub()
+	var s *Subscription
+	calls := 0
+	s = h.SubscribeFunc("a", func() {
+		calls++
+		evs, _ := s.Take()
+		if len(evs) == 1 && evs[0].Status == "Completed" {
+			s.Close() // would deadlock if notify ran under the hub's lock
+		}
+	})
+	if n := h.Publish(StatusEvent{OrderID: "a", Status: "Pending"}); n != 1 || calls != 1 {
+		t.Fatalf("Publish delivered %d, notify called %d times", n, calls)
+	}
+	h.Publish(StatusEvent{OrderID: "a", Status: "Completed"})
+	if calls != 2 || h.Len() != 0 {
+		t.Fatalf("notify called %d times, %d subscriptions left", calls, h.Len())
+	}
+	ended := 0
+	var t2 *Subscription
+	t2 = h.SubscribeFunc("b", func() {
+		if _, e := t2.Take(); e {
+			ended++
+		}
+	})
+	h.Close()
+	if ended != 1 {
+		t.Errorf("hub close notified %d times, want 1", ended)
+	}
+}
