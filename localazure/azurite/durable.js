@@ -8,7 +8,8 @@
 // answer: after any metadata store method whose promise leaves the database
 // changed, the whole database is written to a temporary file, fsynced, renamed
 // over the old one and the folder fsynced; concurrent requests share one save
-// (group commit). Loki's timer save is turned off so that only one writer
+// (group commit). Any other answer, a refusal included, waits for a save in flight,
+// so that no request is told about a change that is not on disk yet. Loki's timer save is turned off so that only one writer
 // touches the file. With --inMemoryPersistence nothing changes.
 "use strict";
 const fs = require("fs");
@@ -72,7 +73,26 @@ function saver(db) {
     }
     return next;
   };
+  // inflight is the save being written, if any.
+  save.inflight = () => running;
   return save;
+}
+
+// settle resolves once what the caller may have seen is on disk. A change of its
+// own (the database is dirty) needs a save. A read, or a refusal such as "the blob
+// already exists", may have seen another request's change that a save in flight is
+// writing: it waits for that save, or a second delivery of a message could take a
+// blob that a kill -9 then loses for one that is there. (A change made after that
+// save serialized the database marks it dirty again, so it is the first case.)
+async function settle(store) {
+  const save = durable(store);
+  if (!save) return;
+  if (store.db.autosaveDirty()) {
+    await save();
+    return;
+  }
+  const inflight = save.inflight();
+  if (inflight) await inflight.catch(() => {});
 }
 
 const savers = new WeakMap();
@@ -104,11 +124,16 @@ for (const file of stores) {
     proto[name] = function (...args) {
       const result = orig.apply(this, args);
       if (!result || typeof result.then !== "function") return result; // sync helpers stay sync
-      return result.then(async (value) => {
-        const save = durable(this);
-        if (save && this.db.autosaveDirty()) await save();
-        return value;
-      });
+      return result.then(
+        async (value) => {
+          await settle(this);
+          return value;
+        },
+        async (err) => {
+          await settle(this);
+          throw err;
+        },
+      );
     };
   }
   proto.__localazureDurable = true;
