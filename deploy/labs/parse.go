@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/contoso/orderflow/localazure/shellwords"
 )
 
 // Lab is one "## Lab" section of the page.
@@ -114,7 +116,7 @@ func (p *parser) marker(trim string, n int) error {
 	if !ok {
 		return fmt.Errorf("a lab marker must end on its line with -->")
 	}
-	words, err := splitWords(body)
+	words, err := shellwords.Split(body)
 	if err != nil {
 		return err
 	}

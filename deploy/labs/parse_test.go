@@ -74,14 +74,3 @@ func TestParseRefusesWhatWouldSilenceACheck(t *testing.T) {
 		})
 	}
 }
-
-func TestSplitWords(t *testing.T) {
-	got, err := splitWords(` expect "a \"b\" c"  'd e' f\g`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"expect", `a "b" c`, "d e", `f\g`}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("got %q, want %q", got, want)
-	}
-}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/contoso/orderflow/localazure/fault"
+	"github.com/contoso/orderflow/localazure/shellwords"
 	"github.com/contoso/orderflow/localazure/stack"
 	"github.com/contoso/orderflow/localazure/stackconfig"
 )
@@ -34,7 +35,7 @@ func (e *execFlags) Set(v string) error {
 	if !ok || name == "" || strings.TrimSpace(cmd) == "" {
 		return fmt.Errorf("%q: write workload=command, e.g. backend=bin/backend", v)
 	}
-	argv, err := splitWords(cmd)
+	argv, err := shellwords.Split(cmd)
 	if err != nil {
 		return fmt.Errorf("%q: %w", v, err)
 	}

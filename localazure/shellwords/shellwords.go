@@ -1,16 +1,19 @@
-package main
+// Package shellwords splits a command line into words as a POSIX shell does, without
+// running one: localazure's --exec takes one string per command, and the lab runner
+// reads its markers' arguments the same way.
+package shellwords
 
 import (
 	"errors"
 	"strings"
 )
 
-// splitWords splits a command line as a POSIX shell does for words and quotes
-// (no expansion): 'single' and "double" quotes, and backslash escapes outside single
-// quotes. --exec takes one string per command, so that a Makefile or script can pass
-// `--exec "backend=bin/backend --flag 'a b'"` without the launcher running a shell,
+// Split splits s as a POSIX shell does for words and quotes (no expansion): 'single'
+// and "double" quotes, and backslash escapes outside single quotes (inside double
+// quotes only before " \ $ and `). So a Makefile or script can pass
+// `--exec "backend=bin/backend --flag 'a b'"` without the launcher starting a shell,
 // which would then receive the stop signal instead of the program.
-func splitWords(s string) ([]string, error) {
+func Split(s string) ([]string, error) {
 	var words []string
 	var cur strings.Builder
 	inWord := false
