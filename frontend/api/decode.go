@@ -36,25 +36,85 @@ type wireItem struct {
 func decodeOrder(body io.Reader, catalog *orders.Catalog) (orders.PlaceOrderInput, error) {
 	var in orders.PlaceOrderInput
 	// The body is read whole (the caller's limit keeps it small) because it is
-	// scanned twice: decoded, then checked for duplicate keys.
+	// scanned more than once: decoded, then checked for duplicate keys.
 	raw, err := io.ReadAll(body)
 	if err != nil {
 		return in, jsonError(err, "")
 	}
+	// A well-formed order decodes in one pass with its items; anything the strict
+	// decode refuses is decoded again item by item, which names the bad field with
+	// its index. Both end in finishOrder, so they accept and refuse alike
+	// (FuzzDecodePathsAgree).
+	if in, err, ok := decodeTyped(raw, catalog); ok {
+		return in, err
+	}
+	return decodeItemByItem(raw, catalog)
+}
+
+// decodeTyped decodes raw with its items in one pass; ok is false when the strict
+// decode refused it, for decodeItemByItem to say why.
+func decodeTyped(raw []byte, catalog *orders.Catalog) (in orders.PlaceOrderInput, err error, ok bool) {
+	var t typedOrder
+	if strictDecode(raw, &t) != nil || !t.itemsAreObjects() {
+		return in, nil, false
+	}
+	w := wireOrder{CustomerID: t.CustomerID, Note: t.Note}
+	in, err = finishOrder(raw, w, len(t.Items), func(i int) (orders.Item, []orders.FieldError, bool) {
+		it, errs := itemFrom(*t.Items[i], itemPrefix(i))
+		return it, errs, false
+	}, catalog)
+	return in, err, true
+}
+
+// decodeItemByItem decodes raw with each item on its own, so that a bad one is
+// named with its index.
+func decodeItemByItem(raw []byte, catalog *orders.Catalog) (orders.PlaceOrderInput, error) {
+	var w wireOrder
+	if err := strictDecode(raw, &w); err != nil {
+		return orders.PlaceOrderInput{}, err
+	}
+	return finishOrder(raw, w, len(w.Items), func(i int) (orders.Item, []orders.FieldError, bool) {
+		return decodeItem(w.Items[i], i)
+	}, catalog)
+}
+
+// typedOrder is wireOrder with its items decoded in the same pass.
+type typedOrder struct {
+	CustomerID *string     `json:"customerId"`
+	Items      []*wireItem `json:"items"`
+	Note       *string     `json:"note"`
+}
+
+// itemsAreObjects reports whether every item was an object: a null item decodes
+// to nil without an error, and only the item-by-item path says it must be an object.
+func (o *typedOrder) itemsAreObjects() bool {
+	for _, it := range o.Items {
+		if it == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// strictDecode decodes the single JSON value raw holds into v, refusing unknown
+// fields and anything after the value ("{}{}" is as malformed as a broken object).
+func strictDecode(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	var w wireOrder
-	if err := dec.Decode(&w); err != nil {
-		return in, jsonError(err, "")
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err, "")
 	}
-	// A second value after the object ("{}{}") is as malformed as a broken one.
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return in, jsonError(err, "")
-		}
-		return in, &orders.Error{Code: orders.EINVALID, Message: "The request body must be a single JSON object."}
+		return &orders.Error{Code: orders.EINVALID, Message: "The request body must be a single JSON object."}
 	}
+	return nil
+}
+
+// finishOrder completes a decoded body: the duplicate-key check, then items
+// 0..count-1 (item(i) gives the i-th, its field errors, and whether it could not
+// be read at all), then validation.
+func finishOrder(raw []byte, w wireOrder, count int, item func(i int) (orders.Item, []orders.FieldError, bool), catalog *orders.Catalog) (orders.PlaceOrderInput, error) {
+	var in orders.PlaceOrderInput
 	// encoding/json keeps the last of duplicated keys; a body that says two
 	// things about one field is refused rather than guessed at. Checked after
 	// the decode, so syntax errors and unknown fields are reported as such.
@@ -64,10 +124,16 @@ func decodeOrder(body io.Reader, catalog *orders.Catalog) (orders.PlaceOrderInpu
 	}
 
 	var fields []orders.FieldError
-	bad := make(map[string]bool)
+	var bad map[string]bool // fields already reported; made at the first
+	markBad := func(field string) {
+		if bad == nil {
+			bad = make(map[string]bool)
+		}
+		bad[field] = true
+	}
 	add := func(field, msg string) {
 		fields = append(fields, orders.FieldError{Field: field, Message: msg})
-		bad[field] = true
+		markBad(field)
 	}
 	if w.CustomerID != nil {
 		in.CustomerID = *w.CustomerID
@@ -76,23 +142,24 @@ func decodeOrder(body io.Reader, catalog *orders.Catalog) (orders.PlaceOrderInpu
 		in.Note = *w.Note
 	}
 	// Items past the domain's maximum are not decoded: Validate reports the count.
-	n := min(len(w.Items), orders.MaxItems+1)
+	n := min(count, orders.MaxItems+1)
 	in.Items = make([]orders.Item, 0, n)
-	for i, raw := range w.Items[:n] {
-		it, errs, whole := decodeItem(raw, i)
+	for i := range n {
+		it, errs, whole := item(i)
 		for _, fe := range errs {
 			add(fe.Field, fe.Message)
 		}
 		if whole {
 			// The item could not be read at all; its empty fields would only
 			// repeat that as "is required".
-			prefix := fmt.Sprintf("items[%d]", i)
-			bad[prefix+".productId"], bad[prefix+".quantity"] = true, true
+			prefix := itemPrefix(i)
+			markBad(prefix + ".productId")
+			markBad(prefix + ".quantity")
 		}
 		in.Items = append(in.Items, it)
 	}
-	if len(w.Items) > orders.MaxItems {
-		in.Items = padItems(in.Items, len(w.Items))
+	if count > orders.MaxItems {
+		in.Items = padItems(in.Items, count)
 	}
 	if err := in.Validate(catalog); err != nil {
 		// Keep only the first message per field: an item whose quantity was
@@ -112,6 +179,8 @@ func decodeOrder(body io.Reader, catalog *orders.Catalog) (orders.PlaceOrderInpu
 	return in, nil
 }
 
+func itemPrefix(i int) string { return "items[" + strconv.Itoa(i) + "]" }
+
 // padItems grows items to n with empty items so that Validate's item-count rule
 // sees the real count without this package decoding every extra item.
 func padItems(items []orders.Item, n int) []orders.Item {
@@ -124,7 +193,7 @@ func padItems(items []orders.Item, n int) []orders.Item {
 // decodeItem decodes the i-th item, reporting problems under "items[i]..." names;
 // whole reports that the item could not be decoded at all.
 func decodeItem(raw json.RawMessage, i int) (it orders.Item, errs []orders.FieldError, whole bool) {
-	prefix := fmt.Sprintf("items[%d]", i)
+	prefix := itemPrefix(i)
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
 		return it, []orders.FieldError{{Field: prefix, Message: "must be an object"}}, true
 	}
@@ -138,6 +207,13 @@ func decodeItem(raw json.RawMessage, i int) (it orders.Item, errs []orders.Field
 		}
 		return it, []orders.FieldError{{Field: prefix, Message: "must be an object"}}, true
 	}
+	it, errs = itemFrom(w, prefix)
+	return it, errs, false
+}
+
+// itemFrom turns a decoded item into the domain's, with a field error when the
+// quantity is not a whole number.
+func itemFrom(w wireItem, prefix string) (it orders.Item, errs []orders.FieldError) {
 	if w.ProductID != nil {
 		it.ProductID = *w.ProductID
 	}
@@ -149,7 +225,7 @@ func decodeItem(raw json.RawMessage, i int) (it orders.Item, errs []orders.Field
 			it.Quantity = n
 		}
 	}
-	return it, errs, false
+	return it, errs
 }
 
 // wholeNumber parses a JSON number that is an integer ("3", "3.0" and "3e0" are;
@@ -221,59 +297,4 @@ func jsonError(err error, prefix string) error {
 			Fields: []orders.FieldError{{Field: join(name), Message: "is not a known field"}}}
 	}
 	return &orders.Error{Code: orders.EINVALID, Message: "The request body could not be read.", Err: err}
-}
-
-// duplicateKey reports the first key that occurs twice in one JSON object of
-// data, at any depth, named by its path ("note", "items[1].quantity"). Keys are
-// compared case-insensitively because that is how encoding/json matches them to
-// fields: "note" and "Note" would fill the same one. data must be valid JSON
-// (the caller decoded it first); anything else reports no duplicate.
-func duplicateKey(data []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber() // scalars are skipped; do not parse them as floats
-	field, err := scanDuplicates(dec, "")
-	return field, err == nil && field != ""
-}
-
-// scanDuplicates reads one value from dec, returning the path of a duplicated key
-// in it, or "" when there is none.
-func scanDuplicates(dec *json.Decoder, path string) (string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", err
-	}
-	switch tok {
-	case json.Delim('{'):
-		seen := make(map[string]bool)
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return "", err
-			}
-			key, _ := kt.(string)
-			name := key
-			if path != "" {
-				name = path + "." + key
-			}
-			folded := strings.ToLower(key)
-			if seen[folded] {
-				return name, nil
-			}
-			seen[folded] = true
-			if dup, err := scanDuplicates(dec, name); err != nil || dup != "" {
-				return dup, err
-			}
-		}
-		_, err = dec.Token() // '}'
-		return "", err
-	case json.Delim('['):
-		for i := 0; dec.More(); i++ {
-			if dup, err := scanDuplicates(dec, fmt.Sprintf("%s[%d]", path, i)); err != nil || dup != "" {
-				return dup, err
-			}
-		}
-		_, err = dec.Token() // ']'
-		return "", err
-	}
-	return "", nil
 }

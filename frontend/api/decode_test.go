@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -106,3 +107,30 @@ func bodyReader(b []byte) *readCloser { return &readCloser{bytes.NewReader(b)} }
 type readCloser struct{ *bytes.Reader }
 
 func (readCloser) Close() error { return nil }
+
+// FuzzDecodePathsAgree holds decodeOrder's one-pass path to the item-by-item one it
+// falls back to: on every body the one-pass path takes, both give the same input
+// and the same error.
+func FuzzDecodePathsAgree(f *testing.F) {
+	for _, seed := range []string{
+		`{"customerId":"c-1","items":[{"productId":"mug-ceramic","quantity":2}],"note":"hi"}`,
+		`{"customerId":"c","items":[{"productId":"mug-ceramic","quantity":"1"}]}`,
+		`{"customerId":"c","items":[{"productId":"mug-ceramic","quantity":2.5},{"productId":"nope","quantity":0}]}`,
+		`{"customerId":"c","items":[null]}`, `{"customerId":"c","items":[{}]}`, `{"items":null}`,
+		`{"customerId":"a","items":[{"productId":"mug-ceramic","quantity":1,"Quantity":2}]}`,
+		`{"customerId":"c","items":[{"productId":"mug-ceramic","quantity":1}]} {}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	catalog := orders.DefaultCatalog()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, fastErr, ok := decodeTyped(body, catalog)
+		if !ok {
+			return
+		}
+		slow, slowErr := decodeItemByItem(body, catalog)
+		if !reflect.DeepEqual(fast, slow) || !reflect.DeepEqual(fastErr, slowErr) {
+			t.Fatalf("body %s: one pass gave %+v, %v; item by item %+v, %v", body, fast, fastErr, slow, slowErr)
+		}
+	})
+}
