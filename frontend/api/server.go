@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
@@ -142,7 +141,7 @@ type Server struct {
 	streams *streamRegistry
 
 	echo         *echo.Echo
-	handler      http.Handler // echo inside the otelhttp span
+	handler      http.Handler // echo inside the request span (requestTracing)
 	drainingFlag atomic.Bool
 }
 
@@ -192,16 +191,7 @@ func NewServer(d Deps, limits Limits) *Server {
 	}
 	s.tracer = tp.Tracer(tracerName)
 	s.echo = s.routes(d.Assets)
-	// The span starts before Echo routes the request, so it is named after the method
-	// only and renamed by routeSpan once the route is known: a raw path (with an
-	// order ID in it) would make every request its own span name.
-	s.handler = otelhttp.NewHandler(s.echo, "frontend",
-		// Holding: an SSE stream keeps its request span open for its whole life
-		// after its handler returned (span_hold.go).
-		otelhttp.WithTracerProvider(holdingProvider{tp}),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
-		// A scrape every 30 s per replica is not traffic worth a trace.
-		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != metrics.Path }))
+	s.handler = requestTracing(tp, s.echo)
 	return s
 }
 

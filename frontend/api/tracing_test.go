@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"github.com/contoso/orderflow/frontend/hub"
 	"io"
 	"log/slog"
@@ -171,4 +172,55 @@ func names(spans []sdktrace.ReadOnlySpan) []string {
 		out = append(out, s.Name())
 	}
 	return out
+}
+
+// TestRequestTraceWithoutExporter: with the provider telemetry.Setup installs when
+// nothing is exported (no otelhttp then), a POST still continues the caller's
+// traceparent with a span of its own, and a request without one starts a trace;
+// the log lines carry the IDs either way.
+func TestRequestTraceWithoutExporter(t *testing.T) {
+	prev := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+	logs := &strings.Builder{}
+	srv := NewServer(Deps{
+		Orders: orderstest.NewOrders(), Publisher: orderstest.NewPublisher(), Hub: hub.NewHub(),
+		Logger:         telemetry.NewLogger(&syncWriter{w: logs}, slog.LevelInfo, "frontend"),
+		TracerProvider: telemetry.PropagatingProvider(),
+	}, Limits{})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { srv.hub.Close(); hs.Close() })
+
+	for _, traceparent := range []string{"00-" + incomingTraceID + "-00f067aa0ba902b7-01", ""} {
+		logs.Reset()
+		req, _ := http.NewRequest(http.MethodPost, hs.URL+"/api/orders", strings.NewReader(`{"customerId":"c-1","items":[{"productId":"mug-ceramic","quantity":1}]}`))
+		req.Header.Set("Content-Type", "application/json")
+		if traceparent != "" {
+			req.Header.Set("traceparent", traceparent)
+		}
+		resp, err := hs.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		var line struct {
+			TraceID string `json:"trace_id"`
+			SpanID  string `json:"span_id"`
+			Path    string `json:"path"`
+		}
+		if err := json.Unmarshal([]byte(strings.SplitN(logs.String(), "\n", 2)[0]), &line); err != nil {
+			t.Fatalf("request log line: %v in %s", err, logs.String())
+		}
+		traceID, _ := trace.TraceIDFromHex(line.TraceID)
+		spanID, _ := trace.SpanIDFromHex(line.SpanID)
+		if !traceID.IsValid() || !spanID.IsValid() || line.SpanID == "00f067aa0ba902b7" {
+			t.Errorf("traceparent %q: the log line's IDs %q/%q are not a span of its own", traceparent, line.TraceID, line.SpanID)
+		}
+		if continued := line.TraceID == incomingTraceID; continued != (traceparent != "") {
+			t.Errorf("traceparent %q: log line trace %s", traceparent, line.TraceID)
+		}
+	}
 }

@@ -145,8 +145,18 @@ func (c *Clients) Close(ctx context.Context) error {
 // TracerProvider (telemetry.Setup). otel's global provider delegates to whatever is
 // installed later, so building clients before Setup would still trace. Service Bus
 // has no such hook; platform/servicebus traces it itself.
+//
+// When Setup installed the provider that exports nothing, the clients get none: the
+// SDKs would start two spans per call (operation and HTTP try) and convert their
+// attributes only for them to be dropped, and these spans carry nothing on (the
+// SDKs send no traceparent without a propagator), so the calls' trace context is
+// the caller's span either way.
 func tracingProvider() tracing.Provider {
-	return telemetry.AzureTracingProvider(otel.GetTracerProvider())
+	tp := otel.GetTracerProvider()
+	if !telemetry.Records(tp) {
+		return tracing.Provider{}
+	}
+	return telemetry.AzureTracingProvider(tp)
 }
 
 // httpRetry is the retry policy of the HTTP-based clients: a few quick retries of

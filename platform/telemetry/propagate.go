@@ -52,3 +52,18 @@ type contextSpan struct {
 }
 
 func (s contextSpan) SpanContext() trace.SpanContext { return s.sc }
+
+// Records reports whether spans started from tp are kept: false for the provider
+// Setup installs when nothing is exported, and for a no-op one. Instrumentation
+// whose work only ends up in recorded spans (otelhttp's attributes, body and writer
+// wrappers and metrics; the Azure SDKs' operation and HTTP spans) can then be left
+// out with nothing observable lost, as long as the trace context still flows.
+// otel's global provider before Setup delegates to whatever comes later, so it
+// counts as recording.
+func Records(tp trace.TracerProvider) bool {
+	switch tp.(type) {
+	case propagatingProvider, noop.TracerProvider:
+		return false
+	}
+	return true
+}

@@ -15,6 +15,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/contoso/orderflow/platform/config"
 	"github.com/contoso/orderflow/platform/telemetry"
@@ -37,6 +38,9 @@ func TestSetupWithoutEndpointPropagates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer shutdown(context.Background())
+	if telemetry.Records(otel.GetTracerProvider()) {
+		t.Error("Records says the propagate-only provider keeps spans: otelhttp and the SDK spans would be paid for nothing")
+	}
 	ctx := otel.GetTextMapPropagator().Extract(context.Background(), propagation.MapCarrier{"traceparent": incoming})
 	ctx, span := otel.Tracer("test").Start(ctx, "child")
 	defer span.End()
@@ -70,6 +74,9 @@ func TestSetupExportsToEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !telemetry.Records(otel.GetTracerProvider()) {
+		t.Error("Records says the exporting provider keeps nothing")
+	}
 	_, span := otel.Tracer("test").Start(context.Background(), "exported-span")
 	span.End()
 	if err := shutdown(context.Background()); err != nil {
@@ -80,6 +87,12 @@ func TestSetupExportsToEndpoint(t *testing.T) {
 	if len(posts) != 1 || !strings.HasPrefix(posts[0], "POST /v1/traces application/x-protobuf") ||
 		!strings.Contains(posts[0], "exported-span") || !strings.Contains(posts[0], "backend") {
 		t.Errorf("posts = %q", posts)
+	}
+}
+
+func TestRecords(t *testing.T) {
+	if !telemetry.Records(sdktrace.NewTracerProvider()) || telemetry.Records(noop.NewTracerProvider()) || telemetry.Records(telemetry.PropagatingProvider()) {
+		t.Error("Records: an SDK provider must record; a no-op one and the propagating one must not")
 	}
 }
 
