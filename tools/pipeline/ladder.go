@@ -17,6 +17,12 @@ type placer interface {
 	place(ctx context.Context, step string, rate float64, n int) (placed []due, failed int, err error)
 }
 
+// A failureReporter says why a placement of the last step failed, so that a step
+// lost to one failure shows its cause instead of only a count.
+type failureReporter interface {
+	lastFailure() string
+}
+
 type due struct {
 	id string
 	at time.Time
@@ -88,6 +94,9 @@ func runLadder(ctx context.Context, name string, p placer, t *tracker, m *meter,
 		prev = placed
 		fmt.Fprintf(progress, "  %-4s %6.0f/s offered  %6.1f/s completed  backlog %4d  p50 %6s  p95 %6s  failed %d  %s\n",
 			name, rate, r.completed, r.backlog, r.p50.Round(time.Millisecond), r.p95.Round(time.Millisecond), r.failed, verdict(r.sustained))
+		if fr, ok := p.(failureReporter); ok && r.failed > 0 {
+			fmt.Fprintf(progress, "       a failed placement: %s\n", fr.lastFailure())
+		}
 		return r, nil
 	}
 	rate := o.start

@@ -188,3 +188,32 @@ func TestCPUTimeOfThisProcess(t *testing.T) {
 		t.Errorf("300 ms of spinning read as %s of CPU", d)
 	}
 }
+
+// TestReportWithoutACommonRate: a round whose raw ladder sustained nothing has no
+// like-for-like CPU figure; the app's row says so instead of printing 0.00 ms, and
+// the ratios come from the other rounds only.
+func TestReportWithoutACommonRate(t *testing.T) {
+	cpu := map[string]time.Duration{"frontend": 300 * time.Millisecond, "backend": 600 * time.Millisecond}
+	ok := stepResult{rate: 150, completed: 150, sustained: true, orders: 150, cpu: cpu}
+	lost := stepResult{rate: 150, completed: 150, failed: 1, orders: 150, cpu: cpu}
+	r := &report{ladder: ladderOptions{start: 150, factor: 1.2, step: 6 * time.Second}}
+	r.add(0, "app", []stepResult{ok})
+	r.add(0, "raw", []stepResult{ok})
+	r.add(1, "app", []stepResult{ok})
+	r.add(1, "raw", []stepResult{lost})
+	var out strings.Builder
+	r.print(&out)
+	text := out.String()
+	var row2 string
+	for _, line := range strings.Split(text, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "2" && f[1] == "app" {
+			row2 = line
+		}
+	}
+	if row2 == "" || strings.Contains(row2, "0.00 ms") || !strings.Contains(row2, "—") {
+		t.Errorf("round 2's app row %q: want — for its CPU\n%s", row2, text)
+	}
+	if !strings.Contains(text, "frontend CPU per order, app/raw: median 1.00 (rounds: 1.00;") {
+		t.Errorf("the ratios should come from round 1 alone:\n%s", text)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -17,6 +18,9 @@ import (
 type appPlacer struct {
 	base   string
 	client *http.Client
+
+	mu      sync.Mutex
+	failure string // the last placement's error
 }
 
 func newAppPlacer(base string) *appPlacer {
@@ -40,11 +44,20 @@ func (a *appPlacer) place(ctx context.Context, step string, rate float64, n int)
 		defer mu.Unlock()
 		if err != nil {
 			failed++
+			a.mu.Lock()
+			a.failure = err.Error()
+			a.mu.Unlock()
 			return
 		}
 		placed = append(placed, due{id: id, at: at})
 	})
 	return placed, failed, ctx.Err()
+}
+
+func (a *appPlacer) lastFailure() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.failure
 }
 
 func (a *appPlacer) post(ctx context.Context, body string) (string, error) {
@@ -72,6 +85,7 @@ func (a *appPlacer) post(ctx context.Context, body string) (string, error) {
 // step's start, as raw-frontend schedules them.
 type rawPlacer struct {
 	control string
+	failure string // raw-frontend's last placement error
 }
 
 func (r *rawPlacer) place(ctx context.Context, step string, rate float64, n int) ([]due, int, error) {
@@ -106,13 +120,19 @@ func (r *rawPlacer) place(ctx context.Context, step string, rate float64, n int)
 	return placed, after - before, nil
 }
 
+// failed is raw-frontend's count of failed placements; its answer is the count, then
+// the last failure's error on the next line.
 func (r *rawPlacer) failed(ctx context.Context) (int, error) {
 	b, err := r.get(ctx, "/failed")
 	if err != nil {
 		return 0, err
 	}
-	return strconv.Atoi(b)
+	count, last, _ := strings.Cut(b, "\n")
+	r.failure = last
+	return strconv.Atoi(count)
 }
+
+func (r *rawPlacer) lastFailure() string { return r.failure }
 
 func (r *rawPlacer) get(ctx context.Context, path string) (string, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.control+path, nil)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,8 @@ func runRawFrontend(ctx context.Context, c *rawClients, addr string) error {
 
 	catalog := orders.DefaultCatalog()
 	var failed atomic.Int64
+	var lastFailure atomic.Value // string
+	lastFailure.Store("")
 	placeOne := func(id string, customer int) {
 		in := orders.PlaceOrderInput{CustomerID: fmt.Sprintf("load-%03d", customer), Items: []orders.Item{{ProductID: "mug-ceramic", Quantity: 2}, {ProductID: "filter-papers-100", Quantity: 1}}}
 		o, err := orders.NewOrder(in, catalog, time.Now())
@@ -53,6 +56,7 @@ func runRawFrontend(ctx context.Context, c *rawClients, addr string) error {
 			err = rawPlace(ctx, c.cosmos, sender, o)
 		}
 		if err != nil && ctx.Err() == nil {
+			lastFailure.Store(err.Error())
 			failed.Add(1)
 			slog.Warn("raw place failed", "order_id", id, "err", err)
 		}
@@ -72,7 +76,9 @@ func runRawFrontend(ctx context.Context, c *rawClients, addr string) error {
 		go schedule(ctx, start, rate, n, func(i int) { placeOne(fmt.Sprintf("raw-%s-%d", step, i), i%50) })
 		fmt.Fprint(w, start.UnixNano())
 	})
-	mux.HandleFunc("GET /failed", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, failed.Load()) })
+	mux.HandleFunc("GET /failed", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d\n%s", failed.Load(), strings.ReplaceAll(lastFailure.Load().(string), "\n", " "))
+	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("PIPELINE_CONTROL_ADDR %s: %w", addr, err)

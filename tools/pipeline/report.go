@@ -112,8 +112,13 @@ func (r *report) print(w io.Writer) {
 			if side == "raw" {
 				cpu = f.cpuRaw
 			}
+			// Without a rate both sides sustained there is no like-for-like CPU figure.
+			feCPU, totalCPU := "—", "—"
+			if len(cpu) > 0 {
+				feCPU, totalCPU = ms(cpu["frontend"]), ms(total(cpu))
+			}
 			fmt.Fprintf(tw, "%d\t%s\t%.0f/s\t%.1f\t%s\t%s\t%s\t%s\t\n", i+1, side, s.rate, s.completed,
-				s.p50.Round(time.Millisecond), s.p95.Round(time.Millisecond), ms(cpu["frontend"]), ms(total(cpu)))
+				s.p50.Round(time.Millisecond), s.p95.Round(time.Millisecond), feCPU, totalCPU)
 		}
 		if f.ok {
 			ratios = append(ratios, f.ratio)
