@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/contoso/orderflow/platform/orders"
+	"github.com/contoso/orderflow/platform/telemetry"
 )
 
 type recordingSender struct{ sent []*azservicebus.Message }
@@ -131,4 +132,28 @@ func TestCarrierReadsDiagnosticID(t *testing.T) {
 		t.Errorf("invalid traceparent: span %v", span.SpanContext())
 	}
 	span.End()
+}
+
+// TestTraceCarriedWithoutExporter: with the provider telemetry.Setup installs when
+// nothing is exported, spans here start bare, yet the message still carries the
+// caller's trace and the consumer continues it.
+func TestTraceCarriedWithoutExporter(t *testing.T) {
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(telemetry.PropagatingProvider())
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	rs := &recordingSender{}
+	p := &Publisher{s: rs, queue: "orders", source: SourceFrontend, now: time.Now}
+	o := &orders.Order{ID: "o-8", CustomerID: "c", Items: []orders.Item{{ProductID: "mug-ceramic", Quantity: 1}}}
+	if err := p.PublishOrderPlaced(trace.ContextWithRemoteSpanContext(context.Background(), incoming), o); err != nil {
+		t.Fatal(err)
+	}
+	tp, _ := rs.sent[0].ApplicationProperties["traceparent"].(string)
+	if !strings.HasPrefix(tp, "00-"+incoming.TraceID().String()+"-") || strings.Contains(tp, incoming.SpanID().String()) {
+		t.Fatalf("traceparent %q does not continue the caller's trace with a span of its own", tp)
+	}
+	_, span := StartProcess(context.Background(), &Message{ID: "o-8", Entity: "orders", Properties: rs.sent[0].ApplicationProperties})
+	EndProcess(span, "complete", nil)
+	if got := span.SpanContext(); got.TraceID() != incoming.TraceID() || "00-"+got.TraceID().String()+"-"+got.SpanID().String()+"-01" == tp {
+		t.Errorf("consumer span %v: want the message's trace with a span of its own", got)
+	}
 }

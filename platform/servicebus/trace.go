@@ -65,9 +65,17 @@ func (c PropertiesCarrier) Keys() []string {
 
 func tracer() trace.Tracer { return otel.Tracer(tracerName) }
 
+// recording reports whether the process keeps spans; when it does not (no exporter),
+// the spans here are started bare, for their context only, without attributes that
+// would be built per message and dropped.
+func recording() bool { return telemetry.Records(otel.GetTracerProvider()) }
+
 // startSend starts the producer span of one send; its context is what the message
 // carries, so the consumer's span is its child.
 func startSend(ctx context.Context, destination, messageID string) (context.Context, trace.Span) {
+	if !recording() {
+		return tracer().Start(ctx, "send "+destination)
+	}
 	return tracer().Start(ctx, "send "+destination, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 		semconv.MessagingSystemServiceBus,
 		semconv.MessagingOperationTypeSend,
@@ -83,6 +91,9 @@ func startSend(ctx context.Context, destination, messageID string) (context.Cont
 // report the outcome with EndProcess.
 func StartProcess(ctx context.Context, m *Message) (context.Context, trace.Span) {
 	ctx = propagator.Extract(ctx, PropertiesCarrier(m.Properties))
+	if !recording() {
+		return tracer().Start(ctx, "process")
+	}
 	attrs := []attribute.KeyValue{
 		semconv.MessagingSystemServiceBus,
 		semconv.MessagingOperationTypeProcess,
@@ -104,7 +115,7 @@ func StartProcess(ctx context.Context, m *Message) (context.Context, trace.Span)
 // EndProcess ends a span from StartProcess with how the message was settled
 // ("complete", "abandon", "dead_letter", or "" when it was not settled) and the processing error, if any.
 func EndProcess(span trace.Span, disposition string, err error) {
-	if disposition != "" {
+	if disposition != "" && span.IsRecording() {
 		span.SetAttributes(semconv.MessagingServiceBusDispositionStatusKey.String(disposition))
 	}
 	endSpan(span, err)
