@@ -8,6 +8,7 @@
 //
 //	make bench-pipeline                       # builds bin/, then runs this
 //	go run ./tools/pipeline -rounds 3         # three rounds, app and raw alternating
+//	go run ./tools/pipeline -bare             # and a bare net/http service in front of the raw calls
 //
 // Completion is tracked from a subscription of the events topic that only this tool
 // reads, so tracking costs the same one delivery per order for both sides and reads
@@ -52,6 +53,7 @@ func main() {
 	flag.Func("backend-env", "`KEY=VALUE` added to the app backend's environment (repeatable)", appendTo(&o.beExtra))
 	flag.BoolVar(&o.traces, "traces", false, "let the app export traces to localazure's trace view, as make run does (default: the production default, no OTLP exporter)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the logs and the stack's state folder")
+	flag.BoolVar(&o.bare, "bare", false, "also climb the ladder through a bare net/http handler in front of the raw calls (side \"bare\"): the floor of any HTTP frontend making them")
 	flag.Parse()
 	if o.ladder.factor <= 1 || o.ladder.start <= 0 || o.ladder.steps < 1 || o.rounds < 1 || o.ladder.step < 2*time.Second {
 		fmt.Fprintln(os.Stderr, "pipeline: want -start > 0, -factor > 1, -max-steps ≥ 1, -rounds ≥ 1, -step ≥ 2s")
@@ -72,6 +74,7 @@ type options struct {
 	rounds    int
 	keep      bool
 	traces    bool
+	bare      bool // a third side: raw-frontend's bare HTTP handler
 	// feExtra and beExtra are added to the app services' environment, to measure a
 	// setting's cost (LOG_LEVEL=warn) or to profile them.
 	feExtra, beExtra []string
@@ -148,7 +151,10 @@ func run(ctx context.Context, o options, progress io.Writer) (rep *report, err e
 	rep = &report{ladder: o.ladder, start: time.Now(), traces: o.traces}
 	sides := []side{
 		{name: "app", start: func() (*pair, error) { return startApp(ctx, bin, dir, feEnv, beEnv, o.feExtra, o.beExtra) }},
-		{name: "raw", start: func() (*pair, error) { return startRaw(ctx, self, dir, feEnv, beEnv) }},
+		{name: "raw", start: func() (*pair, error) { return startRaw(ctx, self, dir, feEnv, beEnv, false) }},
+	}
+	if o.bare {
+		sides = append(sides, side{name: "bare", start: func() (*pair, error) { return startRaw(ctx, self, dir, feEnv, beEnv, true) }})
 	}
 	for round := range o.rounds {
 		for _, s := range sides {
@@ -238,7 +244,9 @@ func startApp(ctx context.Context, bin, dir string, feEnv, beEnv map[string]stri
 }
 
 // startRaw runs this binary's raw-frontend and raw-backend with the same env files.
-func startRaw(ctx context.Context, self, dir string, feEnv, beEnv map[string]string) (*pair, error) {
+// bare places the orders through raw-frontend's POST /api/orders instead of its
+// own schedule.
+func startRaw(ctx context.Context, self, dir string, feEnv, beEnv map[string]string, bare bool) (*pair, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -253,6 +261,9 @@ func startRaw(ctx context.Context, self, dir string, feEnv, beEnv map[string]str
 		return nil, err
 	}
 	p := &pair{frontend: fe, backend: be, placer: &rawPlacer{control: "http://" + hostPort(port)}}
+	if bare {
+		p.placer = newAppPlacer("http://" + hostPort(port))
+	}
 	if err := waitHTTP(ctx, "http://"+hostPort(port)+"/failed", fe, time.Minute); err != nil {
 		p.stop()
 		return nil, err

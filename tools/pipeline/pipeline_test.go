@@ -217,3 +217,26 @@ func TestReportWithoutACommonRate(t *testing.T) {
 		t.Errorf("the ratios should come from round 1 alone:\n%s", text)
 	}
 }
+
+// TestReportWithBare: with -bare, each round has a bare row and the app's ratios to
+// it follow those to raw.
+func TestReportWithBare(t *testing.T) {
+	step := func(fe time.Duration) stepResult {
+		return stepResult{rate: 150, completed: 150, sustained: true, orders: 100, cpu: map[string]time.Duration{"frontend": fe}}
+	}
+	r := &report{ladder: ladderOptions{start: 150, factor: 1.2, step: 6 * time.Second}}
+	r.add(0, "app", []stepResult{step(300 * time.Millisecond)})
+	r.add(0, "raw", []stepResult{step(200 * time.Millisecond)})
+	r.add(0, "bare", []stepResult{step(250 * time.Millisecond)})
+	var out strings.Builder
+	r.print(&out)
+	text := out.String()
+	for _, want := range []string{
+		"frontend CPU per order, app/raw: median 1.50", "frontend CPU per order, app/bare: median 1.20",
+		"1  bare", "frontend 3.00 ms app, 2.50 ms bare (1.20)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+}

@@ -31,7 +31,8 @@ import (
 //
 // The driver starts a step with GET /step?n=..&rate=..&step=..; the answer is the
 // step's start time, and order i of the step is due at start + i/rate, with the ID
-// "raw-<step>-<i>" so the driver can tell when each was due.
+// "raw-<step>-<i>" so the driver can tell when each was due. For the "bare" side the
+// driver posts the orders instead, to POST /api/orders (bareOrders).
 func runRawFrontend(ctx context.Context, c *rawClients, addr string) error {
 	queue, topic, sub := c.env("ORDERS_QUEUE"), c.env("EVENTS_TOPIC"), c.env("EVENTS_SUBSCRIPTION")
 	sender, err := c.bus.NewSender(queue, nil)
@@ -76,6 +77,7 @@ func runRawFrontend(ctx context.Context, c *rawClients, addr string) error {
 		go schedule(ctx, start, rate, n, func(i int) { placeOne(fmt.Sprintf("raw-%s-%d", step, i), i%50) })
 		fmt.Fprint(w, start.UnixNano())
 	})
+	mux.HandleFunc("POST /api/orders", bareOrders(ctx, c.cosmos, sender, catalog))
 	mux.HandleFunc("GET /failed", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%d\n%s", failed.Load(), strings.ReplaceAll(lastFailure.Load().(string), "\n", " "))
 	})

@@ -29,28 +29,39 @@ func (r *report) add(round int, side string, steps []stepResult) {
 // processes in the order the table lists them.
 var processes = []string{"frontend", "backend", "localazure", "azurite"}
 
-// roundFigures are one round's headline numbers.
+// roundFigures are one round's headline numbers for the app against one baseline
+// side (raw, or bare).
 type roundFigures struct {
-	app, raw       stepResult
+	app, base      stepResult
 	ok             bool
 	ratio          float64
 	common         float64 // the highest rate both sides sustained
 	cpuApp, cpuRaw map[string]time.Duration
 }
 
-func (r *report) figures(i int) roundFigures {
+func (r *report) figures(i int, baseline string) roundFigures {
 	var f roundFigures
 	app, okA := best(r.rounds[i]["app"])
-	raw, okR := best(r.rounds[i]["raw"])
-	if !okA || !okR {
+	base, okB := best(r.rounds[i][baseline])
+	if !okA || !okB {
 		return f
 	}
-	f.app, f.raw, f.ok = app, raw, true
-	f.ratio = app.completed / raw.completed
-	f.common = commonRate(r.rounds[i]["app"], r.rounds[i]["raw"])
+	f.app, f.base, f.ok = app, base, true
+	f.ratio = app.completed / base.completed
+	f.common = commonRate(r.rounds[i]["app"], r.rounds[i][baseline])
 	f.cpuApp = perOrder(r.rounds[i]["app"], f.common)
-	f.cpuRaw = perOrder(r.rounds[i]["raw"], f.common)
+	f.cpuRaw = perOrder(r.rounds[i][baseline], f.common)
 	return f
+}
+
+// hasSide reports whether any round ran side.
+func (r *report) hasSide(side string) bool {
+	for _, round := range r.rounds {
+		if _, ok := round[side]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // commonRate is the highest rate both sides ran and sustained, where their CPU per
@@ -96,23 +107,30 @@ func (r *report) print(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "the app as deployed by default: tracing propagate-only, no OTLP exporter (-traces to export)")
 	}
+	sides := []string{"app", "raw"}
+	if r.hasSide("bare") {
+		sides = []string{"app", "bare", "raw"}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "round\tside\tmax sustained\tcompleted/s\te2e p50\te2e p95\tfrontend CPU/order\ttotal CPU/order\t")
-	var ratios, feRatios, totalRatios []float64
-	var last roundFigures
 	for i := range r.rounds {
-		f := r.figures(i)
-		for _, side := range []string{"app", "raw"} {
+		for _, side := range sides {
 			s, ok := best(r.rounds[i][side])
 			if !ok {
 				fmt.Fprintf(tw, "%d\t%s\tnone (the first step failed)\t\t\t\t\t\t\n", i+1, side)
 				continue
 			}
+			// The CPU figures are those at the rate app and raw both sustained (app and
+			// bare for the bare side); without one there is no like-for-like figure.
+			baseline := "raw"
+			if side == "bare" {
+				baseline = "bare"
+			}
+			f := r.figures(i, baseline)
 			cpu := f.cpuApp
-			if side == "raw" {
+			if side != "app" {
 				cpu = f.cpuRaw
 			}
-			// Without a rate both sides sustained there is no like-for-like CPU figure.
 			feCPU, totalCPU := "—", "—"
 			if len(cpu) > 0 {
 				feCPU, totalCPU = ms(cpu["frontend"]), ms(total(cpu))
@@ -120,22 +138,18 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(tw, "%d\t%s\t%.0f/s\t%.1f\t%s\t%s\t%s\t%s\t\n", i+1, side, s.rate, s.completed,
 				s.p50.Round(time.Millisecond), s.p95.Round(time.Millisecond), feCPU, totalCPU)
 		}
-		if f.ok {
-			ratios = append(ratios, f.ratio)
-			feRatios = append(feRatios, ratio(f.cpuApp["frontend"], f.cpuRaw["frontend"]))
-			totalRatios = append(totalRatios, ratio(total(f.cpuApp), total(f.cpuRaw)))
-			last = f
-		}
 	}
 	tw.Flush()
-	if len(ratios) == 0 {
+	last, ok := r.printRatios(w, "raw")
+	if !ok {
 		fmt.Fprintln(w, "\nno round has a sustained step on both sides: lower -start")
 		return
 	}
-	fmt.Fprintf(w, "\napp/raw sustained completed/s: %s\n", spread(ratios))
-	fmt.Fprintf(w, "frontend CPU per order, app/raw: %s\n", spread(feRatios))
-	fmt.Fprintf(w, "total CPU per order, app/raw: %s\n", spread(totalRatios))
-	fmt.Fprintf(w, "\nCPU per order at %.0f/s, the highest rate both sides sustained in the last round:\n\n", last.common)
+	lastBare, bareOK := last, false
+	if r.hasSide("bare") {
+		lastBare, bareOK = r.printRatios(w, "bare")
+	}
+	fmt.Fprintf(w, "\nCPU per order at %.0f/s, the highest rate app and raw both sustained in the last round:\n\n", last.common)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "process\tapp\traw\tapp/raw\t")
 	for _, p := range processes {
@@ -143,7 +157,42 @@ func (r *report) print(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "total\t%s\t%s\t%.2f\t\n", ms(total(last.cpuApp)), ms(total(last.cpuRaw)), ratio(total(last.cpuApp), total(last.cpuRaw)))
 	tw.Flush()
+	if bareOK {
+		fmt.Fprintf(w, "\nthe same against bare, at %.0f/s: frontend %s app, %s bare (%.2f)\n", lastBare.common,
+			ms(lastBare.cpuApp["frontend"]), ms(lastBare.cpuRaw["frontend"]), ratio(lastBare.cpuApp["frontend"], lastBare.cpuRaw["frontend"]))
+	}
 	fmt.Fprintln(w, "\n(the raw side's frontend and backend are tools/pipeline's raw-frontend and raw-backend: the same SDK calls, no HTTP API, logging, metrics or tracing)")
+	if r.hasSide("bare") {
+		fmt.Fprintln(w, "(bare is raw-frontend's POST /api/orders: net/http, one json.Unmarshal, the same SDK calls, no framework, log, metrics or tracing)")
+	}
+}
+
+// printRatios prints the app's ratios to baseline over the rounds that have both,
+// and returns the last such round's figures.
+func (r *report) printRatios(w io.Writer, baseline string) (roundFigures, bool) {
+	var ratios, feRatios, totalRatios []float64
+	var last roundFigures
+	for i := range r.rounds {
+		f := r.figures(i, baseline)
+		if !f.ok {
+			continue
+		}
+		ratios = append(ratios, f.ratio)
+		last = f
+		if len(f.cpuApp) > 0 {
+			feRatios = append(feRatios, ratio(f.cpuApp["frontend"], f.cpuRaw["frontend"]))
+			totalRatios = append(totalRatios, ratio(total(f.cpuApp), total(f.cpuRaw)))
+		}
+	}
+	if len(ratios) == 0 {
+		return last, false
+	}
+	fmt.Fprintf(w, "\napp/%s sustained completed/s: %s\n", baseline, spread(ratios))
+	if len(feRatios) > 0 {
+		fmt.Fprintf(w, "frontend CPU per order, app/%s: %s\n", baseline, spread(feRatios))
+		fmt.Fprintf(w, "total CPU per order, app/%s: %s\n", baseline, spread(totalRatios))
+	}
+	return last, true
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
