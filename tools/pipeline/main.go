@@ -166,6 +166,9 @@ func run(ctx context.Context, o options, progress io.Writer) (rep *report, err e
 			m := &meter{pids: func() map[string][]int {
 				out := stackPIDs()
 				out["frontend"], out["backend"] = []int{p.frontend.cmd.Process.Pid}, []int{p.backend.cmd.Process.Pid}
+				// The load generator shares the two cores: its HTTP client works for
+				// app and bare only (raw schedules its own orders), so it is counted.
+				out["driver"] = []int{os.Getpid()}
 				return out
 			}}
 			// A warm-up step, not reported: connections, tokens, JIT in Azurite.

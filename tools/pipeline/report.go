@@ -27,7 +27,7 @@ func (r *report) add(round int, side string, steps []stepResult) {
 }
 
 // processes in the order the table lists them.
-var processes = []string{"frontend", "backend", "localazure", "azurite"}
+var processes = []string{"frontend", "backend", "localazure", "azurite", "driver"}
 
 // roundFigures are one round's headline numbers for the app against one baseline
 // side (raw, or bare).
@@ -165,6 +165,7 @@ func (r *report) print(w io.Writer) {
 	if r.hasSide("bare") {
 		fmt.Fprintln(w, "(bare is raw-frontend's POST /api/orders: net/http, one json.Unmarshal, the same SDK calls, no framework, log, metrics or tracing)")
 	}
+	fmt.Fprintln(w, "(driver is this tool: the completion tracker for every side, and the HTTP client that posts the orders of app and bare; raw places its own)")
 }
 
 // printRatios prints the app's ratios to baseline over the rounds that have both,
