@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/contoso/orderflow/platform/orders"
+	"github.com/contoso/orderflow/platform/telemetry"
 )
 
 // sseFrame is one parsed Server-Sent Events frame (or comment).
@@ -91,9 +94,18 @@ func waitSubscribers(t *testing.T, h *hub.Hub, id string, n int) {
 	}
 }
 
+// TestEventsDeliverTopicEvent runs under both request tracings (requestTracing):
+// otelhttp's wrapped writer, and the bare context of a process without an exporter;
+// the stream's hand-over must work through either.
 func TestEventsDeliverTopicEvent(t *testing.T) {
+	for name, tp := range map[string]trace.TracerProvider{"otelhttp": nil, "propagate-only": telemetry.PropagatingProvider()} {
+		t.Run(name, func(t *testing.T) { testEventsDeliverTopicEvent(t, tp) })
+	}
+}
+
+func testEventsDeliverTopicEvent(t *testing.T, tp trace.TracerProvider) {
 	// A long poll interval shows the Completed event comes through the hub.
-	f := newFixture(t, Limits{Poll: time.Hour, Heartbeat: time.Hour})
+	f := newFixtureTracedBy(t, Limits{Poll: time.Hour, Heartbeat: time.Hour}, tp)
 	o := f.seedOrder("c-1", time.Now())
 	ch, resp := openSSE(t, f, "/api/orders/"+o.ID+"/events")
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/contoso/orderflow/platform/metrics"
 	"github.com/contoso/orderflow/platform/orders"
 	"github.com/contoso/orderflow/platform/orders/orderstest"
@@ -35,6 +37,14 @@ type fixture struct {
 
 func newFixture(t *testing.T, limits Limits) *fixture {
 	t.Helper()
+	return newFixtureTracedBy(t, limits, nil)
+}
+
+// newFixtureTracedBy is newFixture with the request spans started by tp (nil: otel's
+// global provider, so otelhttp; telemetry.PropagatingProvider(): the bare span
+// context of a process that exports nothing).
+func newFixtureTracedBy(t *testing.T, limits Limits, tp trace.TracerProvider) *fixture {
+	t.Helper()
 	var logBuf bytes.Buffer
 	f := &fixture{
 		t:           t,
@@ -51,6 +61,7 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 	f.srv = NewServer(Deps{
 		Orders: f.orders, Attachments: f.attachments, Receipts: f.receipts,
 		Publisher: f.publisher, Secrets: f.secrets, Hub: f.hub, Logger: logger, Metrics: f.metrics,
+		TracerProvider: tp,
 	}, limits)
 	f.http = httptest.NewServer(f.srv)
 	t.Cleanup(func() {
