@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"go.opentelemetry.io/otel"
 
 	"github.com/contoso/orderflow/frontend/api"
 	"github.com/contoso/orderflow/frontend/hub"
@@ -39,6 +40,11 @@ func BenchmarkPlaceOrderOverStack(b *testing.B) {
 	if env.skip != "" {
 		b.Skip(env.skip)
 	}
+	// Tracing as telemetry.Setup leaves a process without an OTLP endpoint, the
+	// deployment's default: installed before the clients are built, as in main.
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(telemetry.PropagatingProvider())
+	defer otel.SetTracerProvider(prev)
 	clients, cfg := azuretest.ClientsFor(b, env.frontendStackEnv)
 	publisher, err := servicebus.NewPublisher(clients.ServiceBus, cfg.ServiceBus.OrdersQueue, servicebus.SourceFrontend)
 	if err != nil {
