@@ -16,11 +16,9 @@ import (
 
 // appPlacer posts orders to the frontend's API on the open-loop schedule.
 type appPlacer struct {
-	base   string
-	client *http.Client
-
-	mu      sync.Mutex
-	failure string // the last placement's error
+	base    string
+	client  *http.Client
+	failure string // the last step's last placement error; read once place returned
 }
 
 func newAppPlacer(base string) *appPlacer {
@@ -44,9 +42,7 @@ func (a *appPlacer) place(ctx context.Context, step string, rate float64, n int)
 		defer mu.Unlock()
 		if err != nil {
 			failed++
-			a.mu.Lock()
 			a.failure = err.Error()
-			a.mu.Unlock()
 			return
 		}
 		placed = append(placed, due{id: id, at: at})
@@ -54,11 +50,7 @@ func (a *appPlacer) place(ctx context.Context, step string, rate float64, n int)
 	return placed, failed, ctx.Err()
 }
 
-func (a *appPlacer) lastFailure() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.failure
-}
+func (a *appPlacer) lastFailure() string { return a.failure }
 
 func (a *appPlacer) post(ctx context.Context, body string) (string, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/api/orders", bytes.NewReader([]byte(body)))
