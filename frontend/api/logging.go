@@ -96,7 +96,15 @@ func (l *requestLine) write(log *slog.Logger, more int64) {
 	if l.err != nil {
 		attrs = append(attrs, slog.String("err", l.err.Error()))
 	}
-	log.LogAttrs(l.ctx, level, "request", attrs...)
+	// The record is built here, not with log.LogAttrs: that captures the caller's
+	// program counter (a runtime.Callers per request) for a source the handler never
+	// prints (platform/telemetry sets no AddSource) and that would always name this line.
+	if !log.Enabled(l.ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, "request", 0)
+	r.AddAttrs(attrs...)
+	_ = log.Handler().Handle(l.ctx, r)
 }
 
 // requestIDKey is the echo.Context key of the request ID.

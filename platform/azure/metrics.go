@@ -69,9 +69,29 @@ func statusCode(status int) string {
 	return strconv.Itoa(status)
 }
 
-// segments splits a URL path into its non-empty segments.
-func segments(path string) []string {
-	return strings.FieldsFunc(path, func(r rune) bool { return r == '/' })
+// pathShape is what the operation labels read of a URL path: how many non-empty
+// segments it has, its first, and its last two. It is found without splitting the
+// path, because the policy runs on every call and a label needs no more than this.
+type pathShape struct {
+	n                 int
+	first, prev, last string
+}
+
+func shapeOf(path string) pathShape {
+	var s pathShape
+	for path != "" {
+		var seg string
+		seg, path, _ = strings.Cut(path, "/")
+		if seg == "" {
+			continue
+		}
+		if s.n == 0 {
+			s.first = seg
+		}
+		s.prev, s.last = s.last, seg
+		s.n++
+	}
+	return s
 }
 
 // cosmosResources names the Cosmos DB REST resource types; anything else is "other",
@@ -82,19 +102,37 @@ var cosmosResources = map[string]string{
 	"permissions": "permission", "offers": "offer",
 }
 
+// cosmosVerbs are the verbs of the Cosmos DB operation labels.
+var cosmosVerbs = []string{"read", "list", "query", "upsert", "create", "replace", "patch", "delete", "other"}
+
+// cosmosLabels holds every verb_resource label, made once: the label set is fixed,
+// so a call looks its label up instead of building the string.
+var cosmosLabels = func() map[string]map[string]string {
+	out := make(map[string]map[string]string, len(cosmosVerbs))
+	for _, verb := range cosmosVerbs {
+		byResource := make(map[string]string, len(cosmosResources)+1)
+		for _, resource := range cosmosResources {
+			byResource[resource] = verb + "_" + resource
+		}
+		byResource["other"] = verb + "_other"
+		out[verb] = byResource
+	}
+	return out
+}()
+
 // cosmosOperation names a Cosmos DB call from its REST shape, verb_resource, e.g.
 // read_document, query_document, replace_document: /dbs/{db}/colls/{coll}/docs/{id}
 // alternates resource types and IDs, so an odd segment count addresses a feed (create,
 // query, list) and an even one an item. IDs never reach the label.
 func cosmosOperation(r *http.Request) string {
-	segs := segments(r.URL.Path)
-	if len(segs) == 0 {
+	path := shapeOf(r.URL.Path)
+	if path.n == 0 {
 		return "read_account"
 	}
-	feed := len(segs)%2 == 1
-	kind := segs[len(segs)-1]
+	feed := path.n%2 == 1
+	kind := path.last
 	if !feed {
-		kind = segs[len(segs)-2]
+		kind = path.prev
 	}
 	resource, ok := cosmosResources[kind]
 	if !ok {
@@ -125,7 +163,7 @@ func cosmosOperation(r *http.Request) string {
 	default:
 		verb = "other"
 	}
-	return verb + "_" + resource
+	return cosmosLabels[verb][resource]
 }
 
 // blobComps are the Blob REST "comp" values the operation label may carry.
@@ -139,7 +177,7 @@ var blobComps = map[string]bool{
 // a container or a blob by the path's depth; container and blob names stay out.
 func blobOperation(r *http.Request) string {
 	target := "blob"
-	switch n := len(segments(r.URL.Path)); {
+	switch n := shapeOf(r.URL.Path).n; {
 	case n == 0:
 		target = "service"
 	case n == 1:
@@ -159,16 +197,14 @@ func blobOperation(r *http.Request) string {
 // get_secrets (one secret, a version or the latest) and get_secrets_versions;
 // secret names and versions stay out.
 func keyVaultOperation(r *http.Request) string {
-	segs := segments(r.URL.Path)
+	path := shapeOf(r.URL.Path)
 	collection := "other"
-	if len(segs) > 0 {
-		switch segs[0] {
-		case "secrets", "keys", "certificates":
-			collection = segs[0]
-		}
+	switch path.first {
+	case "secrets", "keys", "certificates":
+		collection = path.first
 	}
 	op := strings.ToLower(r.Method) + "_" + collection
-	if len(segs) > 1 && segs[len(segs)-1] == "versions" {
+	if path.n > 1 && path.last == "versions" {
 		op += "_versions"
 	}
 	return op
