@@ -182,12 +182,23 @@ func newBlob(cfg config.Storage, cred azcore.TokenCredential, httpc *http.Client
 	// Uploads stream in blocks; a try covers one block, so a minute is generous.
 	opts := &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Transport: httpc, Retry: httpRetry(time.Minute), TracingProvider: tracingProvider(),
-		PerCallPolicies: append([]policy.Policy{newBlobTracePolicy()}, perCall...),
+		PerCallPolicies: blobPolicies(perCall),
 	}}
 	if cfg.ConnectionString != "" {
 		return azblob.NewClientFromConnectionString(cfg.ConnectionString, opts)
 	}
 	return azblob.NewClient(cfg.BlobEndpoint, cred, opts)
+}
+
+// blobPolicies are the Blob client's per-call policies: perCall, after the span
+// policy when spans are kept. Without an exporter that span would be built and
+// dropped on every call, and it carries nothing on: the blob request sends no
+// traceparent either way.
+func blobPolicies(perCall []policy.Policy) []policy.Policy {
+	if !telemetry.Records(otel.GetTracerProvider()) {
+		return perCall
+	}
+	return append([]policy.Policy{newBlobTracePolicy()}, perCall...)
 }
 
 func newSecrets(cfg config.KeyVault, cred azcore.TokenCredential, httpc *http.Client, perCall []policy.Policy) (*azsecrets.Client, error) {

@@ -3,6 +3,8 @@ package azure
 import (
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -23,5 +25,24 @@ func TestSDKSpansOnlyWhenKept(t *testing.T) {
 	otel.SetTracerProvider(sdktrace.NewTracerProvider())
 	if !tracingProvider().NewTracer("azcosmos", "v1").Enabled() {
 		t.Error("exporting: the SDK clients get no tracer")
+	}
+}
+
+func TestBlobSpanPolicyOnlyWhenKept(t *testing.T) {
+	prev := otel.GetTracerProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	perCall := []policy.Policy{newMetricsPolicy(nil, "blob", blobOperation)}
+
+	otel.SetTracerProvider(telemetry.PropagatingProvider())
+	if got := blobPolicies(perCall); len(got) != 1 {
+		t.Errorf("propagate-only: %d blob policies, want only the metrics one", len(got))
+	}
+	otel.SetTracerProvider(sdktrace.NewTracerProvider())
+	got := blobPolicies(perCall)
+	if len(got) != 2 {
+		t.Fatalf("exporting: %d blob policies, want the span policy and the metrics one", len(got))
+	}
+	if _, ok := got[0].(blobTracePolicy); !ok {
+		t.Errorf("exporting: the first blob policy is %T, want blobTracePolicy", got[0])
 	}
 }
