@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
@@ -48,6 +49,7 @@ func bareOrders(ctx context.Context, container *azcosmos.ContainerClient, sender
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Location", "/api/orders/"+url.PathEscape(o.ID)) // as the API does
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, `{"id":%q,"status":%q}`, o.ID, o.Status)
 	}

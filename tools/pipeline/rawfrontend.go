@@ -74,7 +74,7 @@ func runRawFrontend(ctx context.Context, c *rawClients, addr string) error {
 			return
 		}
 		start := time.Now().Add(50 * time.Millisecond)
-		go schedule(ctx, start, rate, n, func(i int) { placeOne(fmt.Sprintf("raw-%s-%d", step, i), i%50) })
+		go schedule(ctx, start, rate, n, func(i int) { placeOne(fmt.Sprintf("raw-%s-%d", step, i), i%customers) })
 		fmt.Fprint(w, start.UnixNano())
 	})
 	mux.HandleFunc("POST /api/orders", bareOrders(ctx, c.cosmos, sender, catalog))
