@@ -1,6 +1,6 @@
-// Command pipeline measures the whole order flow against its own I/O bound: it starts
-// the local stack (bin/localazure up, with a copy of localazure.json on free ports),
-// then climbs an open-loop rate ladder twice per round, once through the app (POST
+// Command pipeline measures the whole order flow against its own I/O bound: each round
+// it starts a fresh local stack (bin/localazure up, with a copy of localazure.json on
+// free ports), then climbs an open-loop rate ladder twice on it, once through the app (POST
 // /api/orders to bin/frontend, processed by bin/backend) and once through a raw loop
 // that makes the app's exact SDK calls per order from two bare processes, and prints one
 // table: each side's highest sustained rate, their ratio, end-to-end p50/p95, and the CPU
@@ -110,23 +110,45 @@ func run(ctx context.Context, o options, progress io.Writer) (rep *report, err e
 		}
 		os.RemoveAll(dir)
 	}()
+	rep = &report{ladder: o.ladder, start: time.Now(), traces: o.traces}
+	for round := range o.rounds {
+		// Each round gets a fresh stack: the stand-ins keep every order, receipt and
+		// event in memory, and at a few hundred orders/s three ladders write about
+		// 100k of each; over several rounds Azurite's in-memory store alone grew
+		// past 2 GB and stopped answering, so later rounds measured a stack the earlier
+		// ones had filled. Fresh, the rounds are alike and independent.
+		roundDir := filepath.Join(dir, fmt.Sprintf("round-%d", round+1))
+		if err := os.Mkdir(roundDir, 0o700); err != nil {
+			return nil, err
+		}
+		if err := runRound(ctx, o, round, repo, bin, self, roundDir, rep, progress); err != nil {
+			return nil, err
+		}
+	}
+	rep.took = time.Since(rep.start)
+	return rep, nil
+}
+
+// runRound starts the local stack in dir, climbs the ladder of every side on it, in
+// turn, and stops it.
+func runRound(ctx context.Context, o options, round int, repo, bin, self, dir string, rep *report, progress io.Writer) error {
 	config, err := benchConfig(repo, dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	fmt.Fprintf(progress, "pipeline: starting the local stack (logs in %s)\n", dir)
+	fmt.Fprintf(progress, "round %d: starting a fresh local stack (logs in %s)\n", round+1, dir)
 	la, err := startLauncher(ctx, repo, bin, config, dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer la.proc.stop(10 * time.Second)
 	feEnv, err := la.env("frontend")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	beEnv, err := la.env("backend")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !o.traces {
 		// The deployment's default: without OTEL_EXPORTER_OTLP_* the services only
@@ -139,16 +161,17 @@ func run(ctx context.Context, o options, progress io.Writer) (rep *report, err e
 			}
 		}
 	}
-	tr, err := startTracker(ctx, feEnv)
+	trackCtx, stopTracking := context.WithCancel(ctx)
+	defer stopTracking()
+	tr, err := startTracker(trackCtx, feEnv)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	stackPIDs := func() map[string][]int {
 		pid := la.proc.cmd.Process.Pid
 		return map[string][]int{"localazure": {pid}, "azurite": descendants(pid)}
 	}
 
-	rep = &report{ladder: o.ladder, start: time.Now(), traces: o.traces}
 	sides := []side{
 		{name: "app", start: func() (*pair, error) { return startApp(ctx, bin, dir, feEnv, beEnv, o.feExtra, o.beExtra) }},
 		{name: "raw", start: func() (*pair, error) { return startRaw(ctx, self, dir, feEnv, beEnv, false) }},
@@ -156,36 +179,33 @@ func run(ctx context.Context, o options, progress io.Writer) (rep *report, err e
 	if o.bare {
 		sides = append(sides, side{name: "bare", start: func() (*pair, error) { return startRaw(ctx, self, dir, feEnv, beEnv, true) }})
 	}
-	for round := range o.rounds {
-		for _, s := range sides {
-			fmt.Fprintf(progress, "round %d, %s:\n", round+1, s.name)
-			p, err := s.start()
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", s.name, err)
-			}
-			m := &meter{pids: func() map[string][]int {
-				out := stackPIDs()
-				out["frontend"], out["backend"] = []int{p.frontend.cmd.Process.Pid}, []int{p.backend.cmd.Process.Pid}
-				// The load generator shares the two cores: its HTTP client works for
-				// app and bare only (raw schedules its own orders), so it is counted.
-				out["driver"] = []int{os.Getpid()}
-				return out
-			}}
-			// A warm-up step, not reported: connections, tokens, JIT in Azurite.
-			if _, err := runLadder(ctx, s.name+"-warm", p.placer, tr, m, ladderOptions{start: 20, factor: 2, steps: 1, step: 3 * time.Second, drain: o.ladder.drain}, io.Discard); err != nil {
-				p.stop()
-				return nil, fmt.Errorf("%s warm-up: %w", s.name, err)
-			}
-			steps, err := runLadder(ctx, s.name, p.placer, tr, m, o.ladder, progress)
-			p.stop()
-			if err != nil {
-				return nil, fmt.Errorf("%s ladder: %w", s.name, err)
-			}
-			rep.add(round, s.name, steps)
+	for _, s := range sides {
+		fmt.Fprintf(progress, "round %d, %s:\n", round+1, s.name)
+		p, err := s.start()
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
+		m := &meter{pids: func() map[string][]int {
+			out := stackPIDs()
+			out["frontend"], out["backend"] = []int{p.frontend.cmd.Process.Pid}, []int{p.backend.cmd.Process.Pid}
+			// The load generator shares the two cores: its HTTP client works for
+			// app and bare only (raw schedules its own orders), so it is counted.
+			out["driver"] = []int{os.Getpid()}
+			return out
+		}}
+		// A warm-up step, not reported: connections, tokens, JIT in Azurite.
+		if _, err := runLadder(ctx, s.name+"-warm", p.placer, tr, m, ladderOptions{start: 20, factor: 2, steps: 1, step: 3 * time.Second, drain: o.ladder.drain}, io.Discard); err != nil {
+			p.stop()
+			return fmt.Errorf("%s warm-up: %w", s.name, err)
+		}
+		steps, err := runLadder(ctx, s.name, p.placer, tr, m, o.ladder, progress)
+		p.stop()
+		if err != nil {
+			return fmt.Errorf("%s ladder: %w", s.name, err)
+		}
+		rep.add(round, s.name, steps)
 	}
-	rep.took = time.Since(rep.start)
-	return rep, nil
+	return nil
 }
 
 func appendTo(list *[]string) func(string) error {
